@@ -1,0 +1,484 @@
+// Package config defines a sync profile's settings, their defaults, their
+// validation and the JSON shape used by `dirsync config import/export`.
+// It is a leaf package so the store, the engine, the CLI and the console
+// can share one definition and one set of rules.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/dirsync/dirsync/internal/directory"
+)
+
+// Settings is everything one sync profile needs.
+type Settings struct {
+	Directory Directory `json:"directory"`
+	Bitwarden Bitwarden `json:"bitwarden"`
+	Sync      Sync      `json:"sync"`
+}
+
+// Directory selects and configures the directory source.
+type Directory struct {
+	Type string `json:"type"`
+	Okta Okta   `json:"okta"`
+}
+
+// Okta holds the Okta connection.
+type Okta struct {
+	OrgURL string `json:"orgUrl"`
+	// Token is the SSWS API token. Write-only: never shown, never logged.
+	Token Secret `json:"token"`
+	// Concurrency bounds parallel member reads (default 4).
+	Concurrency int `json:"concurrency,omitempty"`
+	// RateLimitShare is the share (0–1] of each Okta rate-limit bucket
+	// dirsync may use (default 0.5).
+	RateLimitShare float64 `json:"rateLimitShare,omitempty"`
+}
+
+// Bitwarden holds the organization API key and server.
+type Bitwarden struct {
+	// Server is "us", "eu" or a self-hosted base URL.
+	Server       string `json:"server"`
+	ClientID     string `json:"clientId"`
+	ClientSecret Secret `json:"clientSecret"`
+}
+
+// Sync holds the sync options (contract §1).
+type Sync struct {
+	IntervalMinutes   int    `json:"intervalMinutes"`
+	RemoveDisabled    bool   `json:"removeDisabled"`
+	OverwriteExisting bool   `json:"overwriteExisting"`
+	LargeImport       bool   `json:"largeImport"`
+	Users             bool   `json:"users"`
+	UserFilter        string `json:"userFilter"`
+	Groups            bool   `json:"groups"`
+	GroupFilter       string `json:"groupFilter"`
+}
+
+// Limits and defaults.
+const (
+	MinIntervalMinutes     = 5
+	MaxIntervalMinutes     = 7 * 24 * 60
+	DefaultConcurrency     = 4
+	MaxConcurrency         = 32
+	DefaultRateLimitShare  = 0.5
+	DirectoryTypeOkta      = "okta"
+	ServerUS               = "us"
+	ServerEU               = "eu"
+	RedactedSecret         = "[REDACTED]"
+	maxTokenLen            = 4096
+	maxFilterLen           = 4096
+	organizationIDPrefix   = "organization."
+	organizationIDExampleS = "organization.1b2c3d4e-…"
+)
+
+// Defaults returns the settings of a new profile.
+func Defaults() Settings {
+	return Settings{
+		Directory: Directory{Type: DirectoryTypeOkta, Okta: Okta{Concurrency: DefaultConcurrency, RateLimitShare: DefaultRateLimitShare}},
+		Bitwarden: Bitwarden{Server: ServerUS},
+		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true},
+	}
+}
+
+// Secret is a string that never prints itself: fmt, slog and JSON encoding
+// all show "[REDACTED]" (or "" when unset). Use Reveal to get the value.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// IsSet reports whether a value is present.
+func (s Secret) IsSet() bool { return s != "" }
+
+// String redacts.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return RedactedSecret
+}
+
+// GoString redacts for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue redacts for slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON redacts. Import reads secrets through UnmarshalJSON, which
+// keeps the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// FieldErrors maps a field path ("okta.orgUrl") to what is wrong with it.
+type FieldErrors map[string]string
+
+func (fe FieldErrors) Error() string {
+	keys := make([]string, 0, len(fe))
+	for k := range fe {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("invalid settings:")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  %s: %s", k, fe[k])
+	}
+	return b.String()
+}
+
+// Field paths used in FieldErrors and by the console's form.
+const (
+	FieldDirectoryType   = "directory.type"
+	FieldOktaOrgURL      = "okta.orgUrl"
+	FieldOktaToken       = "okta.token"
+	FieldOktaConcurrency = "okta.concurrency"
+	FieldOktaShare       = "okta.rateLimitShare"
+	FieldBWServer        = "bitwarden.server"
+	FieldBWClientID      = "bitwarden.clientId"
+	FieldBWClientSecret  = "bitwarden.clientSecret"
+	FieldInterval        = "sync.intervalMinutes"
+	FieldUserFilter      = "sync.userFilter"
+	FieldGroupFilter     = "sync.groupFilter"
+	FieldUsersGroups     = "sync.users"
+)
+
+// Normalize trims values and fills defaults for unset tuning fields, so that
+// equal settings compare equal.
+func (s *Settings) Normalize() {
+	s.Directory.Type = strings.ToLower(strings.TrimSpace(s.Directory.Type))
+	s.Directory.Okta.OrgURL = strings.TrimRight(strings.TrimSpace(s.Directory.Okta.OrgURL), "/")
+	s.Directory.Okta.Token = Secret(strings.TrimSpace(string(s.Directory.Okta.Token)))
+	if s.Directory.Okta.Concurrency == 0 {
+		s.Directory.Okta.Concurrency = DefaultConcurrency
+	}
+	if s.Directory.Okta.RateLimitShare == 0 {
+		s.Directory.Okta.RateLimitShare = DefaultRateLimitShare
+	}
+	srv := strings.TrimSpace(s.Bitwarden.Server)
+	if l := strings.ToLower(srv); l == ServerUS || l == ServerEU || l == "" {
+		srv = l
+		if srv == "" {
+			srv = ServerUS
+		}
+	} else {
+		srv = strings.TrimRight(srv, "/")
+	}
+	s.Bitwarden.Server = srv
+	s.Bitwarden.ClientID = strings.TrimSpace(s.Bitwarden.ClientID)
+	s.Bitwarden.ClientSecret = Secret(strings.TrimSpace(string(s.Bitwarden.ClientSecret)))
+	s.Sync.UserFilter = strings.TrimSpace(s.Sync.UserFilter)
+	s.Sync.GroupFilter = strings.TrimSpace(s.Sync.GroupFilter)
+}
+
+// Validate checks every field and returns all problems at once (nil if none).
+// Secrets are checked for presence only: Okta documents no token format.
+// requireSecrets is false when secrets are kept from the stored profile.
+func (s Settings) Validate(requireSecrets bool) error {
+	fe := FieldErrors{}
+	if s.Directory.Type != DirectoryTypeOkta {
+		fe[FieldDirectoryType] = fmt.Sprintf("unsupported directory type %q; the only type is \"okta\"", s.Directory.Type)
+	}
+	if err := ValidateBaseURL(s.Directory.Okta.OrgURL); err != nil {
+		fe[FieldOktaOrgURL] = err.Error() + ` (example: "https://acme.okta.com")`
+	}
+	if requireSecrets && !s.Directory.Okta.Token.IsSet() {
+		fe[FieldOktaToken] = "the Okta API token is required (Okta admin console → Security → API → Tokens)"
+	} else if len(s.Directory.Okta.Token) > maxTokenLen {
+		fe[FieldOktaToken] = "the Okta API token is too long"
+	}
+	if c := s.Directory.Okta.Concurrency; c < 1 || c > MaxConcurrency {
+		fe[FieldOktaConcurrency] = fmt.Sprintf("must be between 1 and %d (got %d)", MaxConcurrency, c)
+	}
+	if r := s.Directory.Okta.RateLimitShare; !(r > 0 && r <= 1) {
+		fe[FieldOktaShare] = fmt.Sprintf("must be more than 0 and at most 1 (got %g)", r)
+	}
+	if err := ValidateServer(s.Bitwarden.Server); err != nil {
+		fe[FieldBWServer] = err.Error()
+	}
+	if err := ValidateClientID(s.Bitwarden.ClientID); err != nil {
+		fe[FieldBWClientID] = err.Error()
+	}
+	if requireSecrets && !s.Bitwarden.ClientSecret.IsSet() {
+		fe[FieldBWClientSecret] = "the organization API key's client secret is required (Bitwarden admin console → Settings → Organization info → API key)"
+	} else if len(s.Bitwarden.ClientSecret) > maxTokenLen {
+		fe[FieldBWClientSecret] = "the client secret is too long"
+	}
+	if m := s.Sync.IntervalMinutes; m < MinIntervalMinutes || m > MaxIntervalMinutes {
+		fe[FieldInterval] = fmt.Sprintf("must be a whole number of minutes from %d to %d (got %d)", MinIntervalMinutes, MaxIntervalMinutes, m)
+	}
+	if !s.Sync.Users && !s.Sync.Groups {
+		fe[FieldUsersGroups] = "sync users, groups, or both; with neither there is nothing to sync"
+	}
+	for field, v := range map[string]string{FieldUserFilter: s.Sync.UserFilter, FieldGroupFilter: s.Sync.GroupFilter} {
+		if len(v) > maxFilterLen {
+			fe[field] = "the filter is too long"
+		} else if _, err := directory.ParseFilter(v); err != nil {
+			fe[field] = err.Error()
+		}
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+// ValidateBaseURL checks a directory or self-hosted server URL: absolute,
+// https (http only on loopback hosts), no query, fragment or credentials.
+func ValidateBaseURL(raw string) error {
+	if raw == "" {
+		return errors.New("the URL is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", raw, unwrapURLError(err))
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL; start it with https://", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not contain a user name or password", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("%q must not have a query (?…) or fragment (#…)", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("%q must use https (http is allowed only for 127.0.0.1, ::1 and localhost)", raw)
+		}
+	default:
+		return fmt.Errorf("%q has scheme %q; use https", raw, u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		var n int
+		if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q has an invalid port %q", raw, p)
+		}
+	}
+	return nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// IsLoopbackHost reports whether host is 127.0.0.0/8, ::1 or localhost.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ValidateServer checks bitwarden.server: "us", "eu" or a base URL.
+func ValidateServer(s string) error {
+	if s == ServerUS || s == ServerEU {
+		return nil
+	}
+	if err := ValidateBaseURL(s); err != nil {
+		return fmt.Errorf(`use "us", "eu" or your self-hosted server's base URL (https://vault.example.com): %v`, err)
+	}
+	return nil
+}
+
+// ValidateClientID checks the organization API key's client id.
+func ValidateClientID(id string) error {
+	if id == "" {
+		return fmt.Errorf("the organization API key's client id is required (%s)", organizationIDExampleS)
+	}
+	if !strings.HasPrefix(id, organizationIDPrefix) || len(id) == len(organizationIDPrefix) {
+		return fmt.Errorf("%q is not an organization client id; it starts with %q (a personal API key, user.…, cannot import)", id, organizationIDPrefix)
+	}
+	if len(id) > 200 || strings.ContainsAny(id, " \t\r\n") {
+		return fmt.Errorf("%q is not a valid client id", id)
+	}
+	return nil
+}
+
+// File is the JSON shape of `dirsync config import/export`.
+type File struct {
+	Directory *fileDirectory `json:"directory"`
+	Bitwarden *fileBitwarden `json:"bitwarden"`
+	Sync      *fileSync      `json:"sync"`
+}
+
+type fileDirectory struct {
+	Type string    `json:"type"`
+	Okta *fileOkta `json:"okta"`
+}
+
+type fileOkta struct {
+	OrgURL         string   `json:"orgUrl"`
+	Token          *string  `json:"token"`
+	Concurrency    *int     `json:"concurrency,omitempty"`
+	RateLimitShare *float64 `json:"rateLimitShare,omitempty"`
+}
+
+type fileBitwarden struct {
+	Server       string  `json:"server"`
+	ClientID     string  `json:"clientId"`
+	ClientSecret *string `json:"clientSecret"`
+}
+
+type fileSync struct {
+	IntervalMinutes   *int    `json:"intervalMinutes"`
+	RemoveDisabled    *bool   `json:"removeDisabled"`
+	OverwriteExisting *bool   `json:"overwriteExisting"`
+	LargeImport       *bool   `json:"largeImport"`
+	Users             *bool   `json:"users"`
+	UserFilter        *string `json:"userFilter"`
+	Groups            *bool   `json:"groups"`
+	GroupFilter       *string `json:"groupFilter"`
+}
+
+// ParseFile reads a settings file strictly: unknown fields, wrong types and
+// trailing data are errors naming the field. Missing sync options take their
+// defaults. A secret given as "[REDACTED]" (from `config export`) or left out
+// means "keep the stored one": keep reports which were kept, and the caller
+// fills them from the stored profile before Validate.
+func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return s, false, false, fmt.Errorf("settings file: %s", describeJSONError(err))
+	}
+	if dec.More() {
+		return s, false, false, errors.New("settings file: unexpected data after the JSON object")
+	}
+	s = Defaults()
+	fe := FieldErrors{}
+	if f.Directory == nil {
+		fe["directory"] = `missing; add {"type":"okta","okta":{"orgUrl":…,"token":…}}`
+	} else {
+		s.Directory.Type = f.Directory.Type
+		if f.Directory.Okta == nil {
+			fe["directory.okta"] = `missing; add {"orgUrl":…,"token":…}`
+		} else {
+			o := f.Directory.Okta
+			s.Directory.Okta.OrgURL = o.OrgURL
+			if o.Token == nil || *o.Token == RedactedSecret {
+				keepToken = true
+			} else {
+				s.Directory.Okta.Token = Secret(*o.Token)
+			}
+			if o.Concurrency != nil {
+				s.Directory.Okta.Concurrency = *o.Concurrency
+			}
+			if o.RateLimitShare != nil {
+				s.Directory.Okta.RateLimitShare = *o.RateLimitShare
+			}
+		}
+	}
+	if f.Bitwarden == nil {
+		fe["bitwarden"] = `missing; add {"server":"us","clientId":…,"clientSecret":…}`
+	} else {
+		b := f.Bitwarden
+		s.Bitwarden.Server = b.Server
+		s.Bitwarden.ClientID = b.ClientID
+		if b.ClientSecret == nil || *b.ClientSecret == RedactedSecret {
+			keepSecret = true
+		} else {
+			s.Bitwarden.ClientSecret = Secret(*b.ClientSecret)
+		}
+	}
+	if y := f.Sync; y != nil {
+		setInt(&s.Sync.IntervalMinutes, y.IntervalMinutes)
+		setBool(&s.Sync.RemoveDisabled, y.RemoveDisabled)
+		setBool(&s.Sync.OverwriteExisting, y.OverwriteExisting)
+		setBool(&s.Sync.LargeImport, y.LargeImport)
+		setBool(&s.Sync.Users, y.Users)
+		setBool(&s.Sync.Groups, y.Groups)
+		if y.UserFilter != nil {
+			s.Sync.UserFilter = *y.UserFilter
+		}
+		if y.GroupFilter != nil {
+			s.Sync.GroupFilter = *y.GroupFilter
+		}
+	}
+	if len(fe) > 0 {
+		return s, keepToken, keepSecret, fe
+	}
+	s.Normalize()
+	return s, keepToken, keepSecret, nil
+}
+
+func setInt(dst *int, v *int) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setBool(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// WriteFile writes settings in the import shape with secrets redacted.
+func WriteFile(w io.Writer, s Settings) error {
+	red := func(sec Secret) *string {
+		v := ""
+		if sec.IsSet() {
+			v = RedactedSecret
+		}
+		return &v
+	}
+	f := File{
+		Directory: &fileDirectory{Type: s.Directory.Type, Okta: &fileOkta{
+			OrgURL: s.Directory.Okta.OrgURL, Token: red(s.Directory.Okta.Token),
+			Concurrency: &s.Directory.Okta.Concurrency, RateLimitShare: &s.Directory.Okta.RateLimitShare,
+		}},
+		Bitwarden: &fileBitwarden{Server: s.Bitwarden.Server, ClientID: s.Bitwarden.ClientID, ClientSecret: red(s.Bitwarden.ClientSecret)},
+		Sync: &fileSync{
+			IntervalMinutes: &s.Sync.IntervalMinutes, RemoveDisabled: &s.Sync.RemoveDisabled,
+			OverwriteExisting: &s.Sync.OverwriteExisting, LargeImport: &s.Sync.LargeImport,
+			Users: &s.Sync.Users, UserFilter: &s.Sync.UserFilter, Groups: &s.Sync.Groups, GroupFilter: &s.Sync.GroupFilter,
+		},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value)
+	case errors.As(err, &se):
+		return fmt.Sprintf("not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.Is(err, io.EOF):
+		return "the file is empty"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ") + "; check the spelling against `dirsync config export`"
+	}
+	return err.Error()
+}
+
+// SameDirectory reports whether two settings read the same directory; when
+// it changes, the sync cache must be cleared.
+func SameDirectory(a, b Settings) bool {
+	return a.Directory.Type == b.Directory.Type && a.Directory.Okta.OrgURL == b.Directory.Okta.OrgURL
+}
+
+// SameOrganization reports whether two settings push to the same Bitwarden
+// organization.
+func SameOrganization(a, b Settings) bool {
+	return a.Bitwarden.Server == b.Bitwarden.Server && a.Bitwarden.ClientID == b.Bitwarden.ClientID
+}

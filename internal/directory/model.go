@@ -1,0 +1,93 @@
+// Package directory holds the neutral model that every directory source
+// (Okta today) maps into, the Source interface the sync engine reads through,
+// and the BDC-compatible filter grammar.
+package directory
+
+import (
+	"context"
+	"time"
+)
+
+// User is one directory account, already mapped to Bitwarden's terms.
+type User struct {
+	// ID is the directory's stable id (Okta user id); it becomes the
+	// Bitwarden externalId, so it must never change for an account.
+	ID string `json:"externalId"`
+	// Email is trimmed and lower-cased; it may be empty (the engine drops
+	// such users with a warning).
+	Email string `json:"email"`
+	// Status is the directory's raw status (ACTIVE, SUSPENDED, …), kept for
+	// display.
+	Status string `json:"status"`
+	// Deleted is true for DEPROVISIONED accounts.
+	Deleted bool `json:"deleted"`
+	// Disabled is true for SUSPENDED accounts.
+	Disabled bool `json:"disabled"`
+}
+
+// Group is one directory group with the ids of its member users.
+type Group struct {
+	ID        string   `json:"externalId"`
+	Name      string   `json:"name"`
+	MemberIDs []string `json:"memberExternalIds"`
+	// LastMembershipUpdated is Okta's lastMembershipUpdated; the membership
+	// cache re-reads members only when it moves.
+	LastMembershipUpdated time.Time `json:"lastMembershipUpdated"`
+}
+
+// Snapshot is the complete result of one successful read. A source never
+// returns a partial snapshot: any failed page fails the whole read.
+type Snapshot struct {
+	Users  []User    `json:"users"`
+	Groups []Group   `json:"groups"`
+	Stats  ReadStats `json:"stats"`
+}
+
+// ReadStats describes the cost of a read, for history and benchmarks.
+type ReadStats struct {
+	Requests       int           `json:"requests"`
+	Retries        int           `json:"retries"`
+	RateLimitWaits int           `json:"rateLimitWaits"`
+	RateLimitWait  time.Duration `json:"rateLimitWait"`
+	// MemberReads counts groups whose members were read from the directory;
+	// CachedGroups those whose members came from the membership cache.
+	MemberReads  int           `json:"memberReads"`
+	CachedGroups int           `json:"cachedGroups"`
+	Duration     time.Duration `json:"duration"`
+}
+
+// ReadOptions says what to read.
+type ReadOptions struct {
+	Users  bool
+	Groups bool
+	// UserFilter's native part is sent to the directory; its set part is
+	// applied by the engine.
+	UserFilter Filter
+	// GroupFilter's native part is sent to the directory; its set part is
+	// applied by the source too, so members of dropped groups are never read.
+	GroupFilter Filter
+	// Cache, when set, supplies member lists of groups whose
+	// LastMembershipUpdated has not moved since they were cached.
+	Cache MembershipCache
+	// Progress, when set, receives coarse progress events. It must not block.
+	Progress func(Progress)
+}
+
+// Progress is a coarse progress event of a read.
+type Progress struct {
+	Phase   string `json:"phase"` // "users", "deprovisioned", "groups", "members"
+	Done    int    `json:"done"`
+	Total   int    `json:"total"` // 0 when unknown
+	Message string `json:"message"`
+}
+
+// MembershipCache supplies a group's member ids as last read, when the group's
+// lastMembershipUpdated equals the cached one.
+type MembershipCache interface {
+	CachedMembers(groupID string, lastMembershipUpdated time.Time) ([]string, bool)
+}
+
+// Source reads a directory.
+type Source interface {
+	Read(ctx context.Context, opts ReadOptions) (*Snapshot, error)
+}
