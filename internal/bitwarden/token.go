@@ -1,0 +1,137 @@
+package bitwarden
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// ErrInvalidClient means the identity server refused the organization API
+// key: a wrong client id or secret, or an organization without API access.
+var ErrInvalidClient = errors.New("Bitwarden rejected the organization API key (invalid_client)")
+
+// invalidClientHint completes ErrInvalidClient's message.
+const invalidClientHint = "check the client id and secret, and that the organization can use the API (Enterprise/Teams plans)"
+
+// renewMargin is how long before its expiry a token is replaced, so that a
+// request never starts with a token about to lapse in flight.
+const renewMargin = 60 * time.Second
+
+// CheckToken fetches a fresh token, which proves the API key is accepted.
+// The console's "Test connection" uses it.
+func (c *Client) CheckToken(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fetchLocked(ctx)
+}
+
+// accessToken returns a usable token. stale, when not empty, is a token the
+// server just refused: if it is still the cached one, a new one is fetched.
+func (c *Client) accessToken(ctx context.Context, stale string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && c.token != stale && c.now().Before(c.expiry) {
+		return c.token, nil
+	}
+	if err := c.fetchLocked(ctx); err != nil {
+		return "", err
+	}
+	return c.token, nil
+}
+
+func (c *Client) fetchLocked(ctx context.Context) error {
+	cc := clientcredentials.Config{
+		ClientID:     c.clientID,
+		ClientSecret: c.secret,
+		TokenURL:     c.endpoints.TokenURL,
+		Scopes:       []string{Scope},
+		AuthStyle:    oauth2.AuthStyleInParams,
+		EndpointParams: url.Values{
+			"deviceType":       {DeviceType},
+			"deviceIdentifier": {c.deviceID},
+			"deviceName":       {DeviceName},
+		},
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout(false))
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpClient)
+	start := time.Now()
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		status := 0
+		if errors.As(err, &re) && re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		c.observe("POST", "/connect/token", status, start, err)
+		c.token = ""
+		return c.tokenError(err)
+	}
+	c.observe("POST", "/connect/token", 200, start, nil)
+	if tok.AccessToken == "" {
+		return errors.New("bitwarden: token endpoint answered without an access token")
+	}
+	now := c.now()
+	lifetime := time.Hour // Bitwarden's documented lifetime, if none is given
+	if !tok.Expiry.IsZero() {
+		lifetime = time.Until(tok.Expiry)
+	}
+	margin := renewMargin
+	if lifetime < 4*margin {
+		margin = lifetime / 4
+	}
+	c.token = tok.AccessToken
+	c.expiry = now.Add(lifetime - margin)
+	return nil
+}
+
+// invalidate forgets the cached token if it is still tok.
+func (c *Client) invalidate(tok string) {
+	c.mu.Lock()
+	if c.token == tok {
+		c.token = ""
+	}
+	c.mu.Unlock()
+}
+
+// tokenError turns an x/oauth2 error into one an admin can act on. It never
+// includes the secret: x/oauth2's own messages may quote the answer body,
+// so only parsed fields and a redacted snippet are used.
+func (c *Client) tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.ErrorCode == "invalid_client" {
+			return fmt.Errorf("%w: %s", ErrInvalidClient, invalidClientHint)
+		}
+		status := "no answer"
+		if re.Response != nil {
+			status = re.Response.Status
+		}
+		if re.ErrorCode != "" {
+			msg := fmt.Sprintf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, re.ErrorCode)
+			if re.ErrorDescription != "" {
+				msg += " (" + c.redact(re.ErrorDescription) + ")"
+			}
+			return errors.New(msg)
+		}
+		return fmt.Errorf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, c.redact(snippet(re.Body)))
+	}
+	// Transport errors (*url.Error) name the URL and the cause; the secret
+	// travels in the form body, so it is in neither.
+	return fmt.Errorf("bitwarden: token request failed: %w", err)
+}
+
+// redact removes the secret from text that came from elsewhere (an answer
+// body), in case a proxy echoes the request.
+func (c *Client) redact(s string) string {
+	if c.secret != "" {
+		s = strings.ReplaceAll(s, c.secret, "[REDACTED]")
+	}
+	return s
+}
