@@ -1,0 +1,556 @@
+// Package okta reads users and groups from an Okta org through its
+// Management API (contract §2): SSWS auth, Link-header pagination, per
+// bucket rate-limit pacing and 429 handling, retries with backoff, bounded
+// concurrency for member reads, and the optional membership cache.
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultConcurrency    = 4
+	DefaultRateLimitShare = 0.5
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxRetries     = 4
+	DefaultBackoffBase    = 500 * time.Millisecond
+	DefaultUserAgent      = "dirsync/dev"
+	// maxRateLimitRetries bounds consecutive 429s for one page, so that a
+	// limit that never recovers fails the read instead of hanging it.
+	maxRateLimitRetries = 20
+	maxBackoff          = 30 * time.Second
+	maxRateLimitWait    = 5 * time.Minute
+)
+
+// Rate-limit buckets: Okta limits these endpoint families separately.
+const (
+	BucketUsers   = "users"
+	BucketGroups  = "groups"
+	BucketMembers = "members"
+)
+
+// Config configures a Client.
+type Config struct {
+	// OrgURL is the org's base URL, already validated by
+	// config.ValidateBaseURL; a trailing slash is trimmed.
+	OrgURL string
+	// Token is the SSWS API token. It is only ever put in the
+	// Authorization header of requests to OrgURL's scheme and host.
+	Token string
+	// HTTPClient is optional. Its redirect policy is replaced by one that
+	// refuses to leave the org's scheme and host.
+	HTTPClient *http.Client
+	// Concurrency bounds the requests one Read has in flight (list and
+	// member reads together); 0 means 4.
+	Concurrency int
+	// RateLimitShare is the share (0–1] of each rate-limit bucket a Read
+	// may use before it pauses until the bucket resets; 0 means 0.5.
+	RateLimitShare float64
+	// RequestTimeout bounds each request including its body; 0 means 30s.
+	RequestTimeout time.Duration
+	// MaxRetries bounds retries of 5xx answers, timeouts and connection
+	// errors per page; 0 means 4, negative means none.
+	MaxRetries int
+	// BackoffBase is the first retry delay, doubled per retry with jitter;
+	// 0 means 500ms.
+	BackoffBase time.Duration
+	// UserAgent defaults to "dirsync/dev".
+	UserAgent string
+	// Logger is optional; it never receives the token.
+	Logger *slog.Logger
+	// Observer, when set, is called after every HTTP attempt (for metrics).
+	Observer func(RequestEvent)
+	// Now is the clock for rate-limit arithmetic (default time.Now).
+	Now func() time.Time
+}
+
+// RequestEvent describes one HTTP attempt.
+type RequestEvent struct {
+	Method string
+	// Path has no query; Bucket is the low-cardinality endpoint family
+	// ("users", "groups", "members"), better suited as a metric label.
+	Path   string
+	Bucket string
+	// Status is 0 when the request failed in transport.
+	Status   int
+	Duration time.Duration
+	// RateLimitRemaining and RateLimitLimit are -1 when absent.
+	RateLimitRemaining int
+	RateLimitLimit     int
+}
+
+// Client reads one Okta org. It is safe for concurrent use; rate-limit
+// state is shared by all reads of a Client, as Okta's limits are org-wide.
+type Client struct {
+	cfg     Config
+	base    string
+	baseURL *url.URL
+	http    *http.Client
+	log     *slog.Logger
+	limits  *limiter
+}
+
+// New checks cfg, applies defaults and returns a client.
+func New(cfg Config) (*Client, error) {
+	cfg.OrgURL = strings.TrimRight(strings.TrimSpace(cfg.OrgURL), "/")
+	u, err := url.Parse(cfg.OrgURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("okta: org URL %q is not an absolute http(s) URL", cfg.OrgURL)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("okta: the API token is required")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.RateLimitShare <= 0 || cfg.RateLimitShare > 1 {
+		cfg.RateLimitShare = DefaultRateLimitShare
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = DefaultMaxRetries
+	} else if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = DefaultBackoffBase
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var hc http.Client
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
+	} else {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.Concurrency + 4
+		hc.Transport = t
+	}
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(req.URL, u) {
+			return fmt.Errorf("%w: redirect to %s://%s refused", ErrForeignLink, req.URL.Scheme, req.URL.Host)
+		}
+		if len(via) >= 5 {
+			return errors.New("too many redirects")
+		}
+		return nil
+	}
+	return &Client{
+		cfg: cfg, base: cfg.OrgURL, baseURL: u, http: &hc, log: log,
+		limits: &limiter{buckets: map[string]*bucketState{}, share: cfg.RateLimitShare, now: cfg.Now},
+	}, nil
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+// run is the state of one Read.
+type run struct {
+	sem            chan struct{}
+	requests       atomic.Int64
+	retries        atomic.Int64
+	rateLimitWaits atomic.Int64
+	rateLimitWait  atomic.Int64 // nanoseconds
+}
+
+// limiter holds the rate-limit state per bucket.
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[string]*bucketState
+	share   float64
+	now     func() time.Time
+}
+
+type bucketState struct {
+	// until is the local time before which no request may be sent.
+	until time.Time
+}
+
+// wait blocks until the bucket may be used.
+func (l *limiter) wait(ctx context.Context, bucket string) error {
+	for {
+		l.mu.Lock()
+		b := l.buckets[bucket]
+		var d time.Duration
+		if b != nil {
+			d = b.until.Sub(l.now())
+		}
+		l.mu.Unlock()
+		if d <= 0 {
+			return nil
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// blocked reports whether the bucket is paused now.
+func (l *limiter) blocked(bucket string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[bucket]
+	return b != nil && b.until.After(l.now())
+}
+
+// rateHeaders are the X-Rate-Limit-* values of one answer.
+type rateHeaders struct {
+	limit, remaining int // -1 when absent
+	reset            time.Time
+	ok               bool
+}
+
+func readRateHeaders(h http.Header, localNow time.Time) rateHeaders {
+	rh := rateHeaders{limit: -1, remaining: -1}
+	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Limit")); err == nil {
+		rh.limit = v
+	}
+	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Remaining")); err == nil {
+		rh.remaining = v
+	}
+	secs, err := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64)
+	if err != nil {
+		return rh
+	}
+	reset := time.Unix(secs, 0)
+	// Okta's clock, not ours, defines the reset: measure the wait against
+	// the answer's Date and apply it to the local clock.
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		reset = localNow.Add(reset.Sub(d))
+	}
+	rh.reset, rh.ok = reset, true
+	return rh
+}
+
+// observe updates a bucket from an answer. After a 429 the bucket pauses
+// until the announced reset plus jitter; otherwise it pauses until the
+// reset once the remaining budget falls to the share others must keep.
+// It returns the pause it started (0 if none).
+func (l *limiter) observe(bucket string, status int, rh rateHeaders, fallback time.Duration) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	var until time.Time
+	switch {
+	case status == http.StatusTooManyRequests:
+		if rh.ok {
+			until = rh.reset
+		} else {
+			until = now.Add(fallback)
+		}
+		until = until.Add(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
+	case rh.ok && rh.limit > 0 && rh.remaining >= 0 &&
+		float64(rh.remaining) <= float64(rh.limit)*(1-l.share):
+		until = rh.reset
+	default:
+		return 0
+	}
+	if until.Sub(now) > maxRateLimitWait {
+		until = now.Add(maxRateLimitWait)
+	}
+	b := l.buckets[bucket]
+	if b == nil {
+		b = &bucketState{}
+		l.buckets[bucket] = b
+	}
+	if !until.After(b.until) || !until.After(now) {
+		return 0
+	}
+	started := until.Sub(now)
+	if b.until.After(now) {
+		// Extending a pause already counted: count only the extension.
+		started = until.Sub(b.until)
+	}
+	b.until = until
+	return started
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.BackoffBase << min(attempt, 16)
+	if d <= 0 || d > maxBackoff {
+		d = maxBackoff
+	}
+	// Equal jitter: half fixed, half random, so parallel retries spread.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// fetchPage GETs one page and decodes its JSON array into []T, retrying
+// as the contract says. It returns the next page's URL ("" at the end).
+func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL string) ([]T, string, error) {
+	reqURL, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("okta: bad page URL: %w", err)
+	}
+	path := reqURL.Path
+	failures, limited := 0, 0
+	for {
+		if err := c.acquire(ctx, r, bucket); err != nil {
+			return nil, "", err
+		}
+		items, next, status, err := fetchOnce[T](ctx, c, r, bucket, reqURL)
+		<-r.sem
+		if err == nil {
+			return items, next, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		switch {
+		case status == http.StatusTooManyRequests:
+			limited++
+			if limited > maxRateLimitRetries {
+				return nil, "", err
+			}
+			c.log.Warn("okta: rate limited; waiting for the reset", "path", path, "bucket", bucket)
+			r.retries.Add(1)
+			continue // acquire waits for the bucket's reset
+		case retryable(status, err):
+			if failures >= c.cfg.MaxRetries {
+				if status == 0 {
+					return nil, "", fmt.Errorf("okta: GET %s: failed after %d attempts: %w", path, failures+1, err)
+				}
+				return nil, "", err
+			}
+			d := c.backoff(failures)
+			failures++
+			r.retries.Add(1)
+			c.log.Warn("okta: request failed; retrying", "path", path, "status", status, "attempt", failures, "backoff", d, "err", err)
+			if err := sleep(ctx, d); err != nil {
+				return nil, "", err
+			}
+		default:
+			return nil, "", err
+		}
+	}
+}
+
+// acquire waits for the bucket and a concurrency slot.
+func (c *Client) acquire(ctx context.Context, r *run, bucket string) error {
+	for {
+		if err := c.limits.wait(ctx, bucket); err != nil {
+			return err
+		}
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// The bucket may have paused while this request waited for a slot.
+		if !c.limits.blocked(bucket) {
+			return nil
+		}
+		<-r.sem
+	}
+}
+
+// transportError marks failures below HTTP (connection, timeout, a body
+// cut short), which are retried.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func retryable(status int, err error) bool {
+	var te *transportError
+	return status >= 500 || errors.As(err, &te)
+}
+
+// fetchOnce sends one request. status is 0 on a transport error.
+func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *url.URL) (items []T, next string, status int, err error) {
+	path := u.Path
+	reqCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("okta: GET %s: %w", path, err)
+	}
+	req.Header.Set("Authorization", "SSWS "+c.cfg.Token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	start := time.Now()
+	r.requests.Add(1)
+	ev := RequestEvent{Method: http.MethodGet, Path: path, Bucket: bucket, RateLimitRemaining: -1, RateLimitLimit: -1}
+	defer func() {
+		ev.Status = status
+		ev.Duration = time.Since(start)
+		c.log.Debug("okta: request", "path", path, "status", status, "duration", ev.Duration, "remaining", ev.RateLimitRemaining)
+		if c.cfg.Observer != nil {
+			c.cfg.Observer(ev)
+		}
+	}()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrForeignLink) {
+			return nil, "", 0, fmt.Errorf("okta: GET %s: %w", path, err)
+		}
+		return nil, "", 0, &transportError{err: describeTransport(err, reqCtx, c.cfg.RequestTimeout)}
+	}
+	defer resp.Body.Close()
+	rh := readRateHeaders(resp.Header, c.cfg.Now())
+	ev.RateLimitLimit, ev.RateLimitRemaining = rh.limit, rh.remaining
+	if d := c.limits.observe(bucket, resp.StatusCode, rh, c.backoff(0)); d > 0 {
+		r.rateLimitWaits.Add(1)
+		r.rateLimitWait.Add(int64(d))
+		c.log.Info("okta: pausing for the rate limit", "bucket", bucket, "wait", d, "status", resp.StatusCode, "remaining", rh.remaining, "limit", rh.limit)
+	}
+	if resp.StatusCode != http.StatusOK {
+		apiErr := c.apiError(resp, u)
+		if resp.StatusCode >= 500 {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		}
+		return nil, "", resp.StatusCode, apiErr
+	}
+	items, err = decodeArray[T](resp.Body)
+	if err != nil {
+		if reqCtx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || isNetError(err) {
+			return nil, "", 0, &transportError{err: fmt.Errorf("reading the answer: %w", describeTransport(err, reqCtx, c.cfg.RequestTimeout))}
+		}
+		return nil, "", resp.StatusCode, fmt.Errorf("okta: GET %s: the answer is not a JSON array (is the org URL an Okta org?): %w", path, err)
+	}
+	next = nextLink(resp.Header.Values("Link"))
+	if next != "" {
+		nu, err := u.Parse(next)
+		if err != nil {
+			return nil, "", resp.StatusCode, fmt.Errorf("okta: GET %s: unparsable next page link: %w", path, err)
+		}
+		if !sameOrigin(nu, c.baseURL) {
+			return nil, "", resp.StatusCode, fmt.Errorf("okta: GET %s: %w: it points to %s://%s, not the org %s://%s; refusing to send the token there",
+				path, ErrForeignLink, nu.Scheme, nu.Host, c.baseURL.Scheme, c.baseURL.Host)
+		}
+		next = nu.String()
+	}
+	return items, next, resp.StatusCode, nil
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+func describeTransport(err error, reqCtx context.Context, timeout time.Duration) error {
+	if errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("request timed out after %s", timeout)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error repeats the whole URL; the path is named already.
+		return ue.Err
+	}
+	return err
+}
+
+// decodeArray streams a JSON array into small structs, so that a page is
+// never held as a whole document.
+func decodeArray[T any](body io.Reader) ([]T, error) {
+	dec := json.NewDecoder(body)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("want a JSON array, got %v", tok)
+	}
+	var items []T
+	for dec.More() {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		items = append(items, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+type errorBody struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorSummary string `json:"errorSummary"`
+	ErrorID      string `json:"errorId"`
+	ErrorCauses  []struct {
+		ErrorSummary string `json:"errorSummary"`
+	} `json:"errorCauses"`
+}
+
+func (c *Client) apiError(resp *http.Response, u *url.URL) *APIError {
+	e := &APIError{Method: http.MethodGet, Path: u.Path, Status: resp.StatusCode, Filter: u.Query().Get("filter")}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	var eb errorBody
+	if err := json.Unmarshal(raw, &eb); err == nil && (eb.ErrorCode != "" || eb.ErrorSummary != "") {
+		e.Code, e.Summary, e.ErrorID = eb.ErrorCode, eb.ErrorSummary, eb.ErrorID
+		for _, cause := range eb.ErrorCauses {
+			if cause.ErrorSummary != "" {
+				e.Causes = append(e.Causes, cause.ErrorSummary)
+			}
+		}
+		return e
+	}
+	e.Body = snippet(raw, c.cfg.Token)
+	return e
+}
+
+// listAll reads every page from first, handing each to onPage.
+func listAll[T any](ctx context.Context, c *Client, r *run, bucket, first string, onPage func([]T) error) error {
+	seen := map[string]struct{}{}
+	for u := first; u != ""; {
+		if _, dup := seen[u]; dup {
+			p, _ := url.Parse(u)
+			return fmt.Errorf("okta: GET %s: %w; stopping instead of looping", p.Path, ErrPageLoop)
+		}
+		seen[u] = struct{}{}
+		items, next, err := fetchPage[T](ctx, c, r, bucket, u)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		if err := onPage(items); err != nil {
+			return err
+		}
+		u = next
+	}
+	return nil
+}
+
+// queryEscape escapes a filter with %20 for spaces, as Okta's docs do.
+func queryEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
