@@ -1,0 +1,158 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/a-h/templ"
+)
+
+// Page is what the layout needs to frame any page.
+type Page struct {
+	// Title goes into <title> and is usually the page heading.
+	Title string
+	// Nav is the key of the active navigation item ("dashboard", "test",
+	// "history", "settings", "more") or "" for none.
+	Nav string
+	// User is the logged-in admin's name; "" hides the user menu and nav.
+	User string
+	// Flashes are one-time messages shown above the page content.
+	Flashes []Flash
+	// Version is the build's version, shown in the footer.
+	Version string
+}
+
+// Flash kinds; each has a style in app.css.
+const (
+	FlashSuccess = "success"
+	FlashInfo    = "info"
+	FlashError   = "error"
+)
+
+// Flash is a one-time message for the next page the admin sees.
+type Flash struct {
+	Kind    string
+	Message string
+}
+
+// NavItem is one entry of the main navigation.
+type NavItem struct {
+	Key, Label, Href string
+}
+
+// NavItems is the main navigation, in order.
+var NavItems = []NavItem{
+	{Key: "dashboard", Label: "Dashboard", Href: "/"},
+	{Key: "test", Label: "Test", Href: "/test"},
+	{Key: "history", Label: "History", Href: "/history"},
+	{Key: "settings", Label: "Settings", Href: "/settings"},
+	{Key: "more", Label: "More", Href: "/more"},
+}
+
+// htmxConfig keeps htmx from injecting inline styles or evaluating
+// strings as code, both of which the CSP forbids anyway.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}`
+
+// FieldID is the HTML id of the input for a settings field path
+// ("okta.orgUrl" → "f-okta-orgUrl").
+func FieldID(field string) string { return "f-" + strings.ReplaceAll(field, ".", "-") }
+
+// ErrID is the HTML id of a field's error slot ("okta.orgUrl" →
+// "err-okta-orgUrl"); /settings/validate swaps these out of band.
+func ErrID(field string) string { return "err-" + strings.ReplaceAll(field, ".", "-") }
+
+// FormErrors maps a field path (or "form" for the whole form) to a message.
+type FormErrors map[string]string
+
+// Get returns the message for field, or "".
+func (e FormErrors) Get(field string) string { return e[field] }
+
+// LoginForm is the login page's state.
+type LoginForm struct {
+	Username string
+	Next     string
+	// Error is shown above the form (wrong credentials, throttled).
+	Error string
+}
+
+// SetupForm is the first-admin page's state.
+type SetupForm struct {
+	// State is "form" (valid token), "bad-token" or "done" (an admin exists).
+	State    string
+	Token    string
+	Username string
+	Errors   FormErrors
+}
+
+// Setup page states.
+const (
+	SetupStateForm     = "form"
+	SetupStateBadToken = "bad-token"
+	SetupStateDone     = "done"
+)
+
+// Server choices on the settings form.
+const (
+	ServerChoiceUS   = "us"
+	ServerChoiceEU   = "eu"
+	ServerChoiceSelf = "self"
+)
+
+// SettingsForm is the settings page's state. Numbers are kept as the
+// admin typed them so a rejected value is shown back as entered. Secrets
+// are never part of it: only whether one is stored.
+type SettingsForm struct {
+	DirectoryType string
+	OrgURL        string
+	// TokenSet reports whether an Okta token is stored.
+	TokenSet bool
+	// TokenTyped reports that a new token was submitted but not saved
+	// (the form had errors), so the admin must enter it again.
+	TokenTyped bool
+	// Server is ServerChoiceUS, ServerChoiceEU or ServerChoiceSelf.
+	Server    string
+	SelfURL   string
+	ClientID  string
+	SecretSet bool
+	// SecretTyped is TokenTyped for the Bitwarden client secret.
+	SecretTyped       bool
+	Interval          string
+	RemoveDisabled    bool
+	OverwriteExisting bool
+	LargeImport       bool
+	Users             bool
+	UserFilter        string
+	Groups            bool
+	GroupFilter       string
+	Concurrency       string
+	RateLimitShare    string
+	Errors            FormErrors
+}
+
+// AdvancedOpen reports whether the Advanced section must be open because
+// one of its fields has an error.
+func (f SettingsForm) AdvancedOpen() bool {
+	return f.Errors.Get("okta.concurrency") != "" || f.Errors.Get("okta.rateLimitShare") != ""
+}
+
+// ErrorPage is a plain error page's content.
+type ErrorPage struct {
+	Status  int
+	Heading string
+	Message string
+	// RequestID lets an admin match the page to the server log.
+	RequestID string
+}
+
+// textTrigger validates a text field shortly after typing stops, and on change.
+const textTrigger = "input changed delay:500ms, change"
+
+// liveValidate makes a field post its form to /settings/validate; the
+// answer only swaps error slots out of band.
+func liveValidate(trigger string) templ.Attributes {
+	return templ.Attributes{
+		"hx-post":    "/settings/validate",
+		"hx-trigger": trigger,
+		"hx-swap":    "none",
+		"hx-sync":    "this:replace",
+	}
+}
