@@ -211,7 +211,7 @@ func Generate(spec Spec) *Org {
 		if i < spec.LongGroupNames {
 			g.Name = fmt.Sprintf("Group %04d %s", i, strings.Repeat("with a very long name ", 6))
 		}
-		if i >= spec.LongGroupNames+spec.EmptyGroups && len(o.Users) > 0 {
+		if empty := i >= spec.LongGroupNames && i < spec.LongGroupNames+spec.EmptyGroups; !empty && len(o.Users) > 0 {
 			n := min(spec.MembersPerGroup, len(o.Users))
 			g.Members = make([]string, 0, n)
 			// A random start and an odd stride give n distinct users cheaply.

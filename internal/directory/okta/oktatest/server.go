@@ -74,6 +74,7 @@ type Server struct {
 	inFlight    int
 	maxInFlight int
 	violations  int
+	throttled   int
 	log         []string
 	lastHeader  http.Header
 	buckets     map[string]*rateBucket
@@ -195,6 +196,13 @@ func (s *Server) RateLimitViolations() int {
 	return s.violations
 }
 
+// Throttled counts the 429 answers sent.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
 // Log returns every request received as "METHOD /path?query".
 func (s *Server) Log() []string {
 	s.mu.Lock()
@@ -215,7 +223,7 @@ func (s *Server) LastHeader() http.Header {
 func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.maxInFlight, s.violations = 0, s.inFlight, 0
+	s.requests, s.maxInFlight, s.violations, s.throttled = 0, s.inFlight, 0, 0
 	s.byBucket = map[string]int{}
 	s.log = nil
 }
@@ -352,6 +360,7 @@ func (s *Server) rateLocked(bucket string, now time.Time) (limited bool, limit, 
 	}
 	limit = s.opts.RateLimit
 	if b.count >= limit {
+		s.throttled++
 		b.blocked = reset
 		return true, limit, 0, reset
 	}
