@@ -44,7 +44,7 @@ func (e *APIError) Error() string {
 	case e.Message != "":
 		b.WriteString(": ")
 		b.WriteString(e.Message)
-	case e.Body != "" && len(e.Errors) == 0:
+	case len(e.Errors) == 0:
 		b.WriteString(": ")
 		b.WriteString(snippet([]byte(e.Body)))
 	}
