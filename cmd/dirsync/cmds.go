@@ -1,0 +1,332 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/store"
+	dsync "github.com/dirsync/dirsync/internal/sync"
+)
+
+// flags returns a flag set for a subcommand that also takes --db.
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&e.dbPath, "db", e.dbPath, "the SQLite database")
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, usagef("%s: see 'dirsync help'", fs.Name())
+		}
+		return nil, usagef("%s: %v", fs.Name(), err)
+	}
+	rest := fs.Args()
+	if len(rest) != positional {
+		if positional == 0 {
+			return nil, usagef("%s takes no arguments (got %q)", fs.Name(), strings.Join(rest, " "))
+		}
+		return nil, usagef("%s needs %d argument(s), got %d", fs.Name(), positional, len(rest))
+	}
+	return rest, nil
+}
+
+func (e *env) open() (*store.Store, error) {
+	st, err := store.Open(e.ctx, e.dbPath, store.Options{Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", e.dbPath, err)
+	}
+	return st, nil
+}
+
+func (e *env) engine(st *store.Store) *dsync.Engine {
+	eng := dsync.New(st, version)
+	eng.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return eng
+}
+
+func (e *env) cmdConfigImport(args []string) error {
+	fs := e.flags("config import")
+	rest, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	var r io.Reader
+	if rest[0] == "-" {
+		r = e.stdin
+	} else {
+		f, err := os.Open(rest[0])
+		if err != nil {
+			return &exitError{code: exitBadConf, err: fmt.Errorf("read settings: %w", err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	s, keepToken, keepSecret, err := config.ParseFile(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return &exitError{code: exitBadConf, err: fmt.Errorf("%w\nnothing was saved", err)}
+	}
+	st, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if keepToken || keepSecret {
+		saved, err := st.LoadSettings(e.ctx, store.DefaultProfile)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if keepToken {
+			s.Directory.Okta.Token = saved.Directory.Okta.Token
+		}
+		if keepSecret {
+			s.Bitwarden.ClientSecret = saved.Bitwarden.ClientSecret
+		}
+	}
+	if err := s.Validate(true); err != nil {
+		return &exitError{code: exitBadConf, err: fmt.Errorf("%w\nnothing was saved", err)}
+	}
+	ch, err := st.SaveSettings(e.ctx, store.DefaultProfile, s)
+	if err != nil {
+		return err
+	}
+	msg := "settings saved"
+	if len(ch.Fields) > 0 {
+		msg += " (changed: " + strings.Join(ch.Fields, ", ") + ")"
+	} else {
+		msg += " (no changes)"
+	}
+	if ch.CacheCleared {
+		msg += "; the sync cache was cleared because the directory or organization changed"
+	}
+	fmt.Fprintln(e.stderr, msg)
+	return nil
+}
+
+func (e *env) cmdConfigExport(args []string) error {
+	if _, err := parse(e.flags("config export"), args, 0); err != nil {
+		return err
+	}
+	st, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := st.LoadSettings(e.ctx, store.DefaultProfile)
+	if errors.Is(err, store.ErrNotFound) {
+		return &exitError{code: exitBadConf, err: errors.New("no settings saved yet; import a settings file with 'dirsync config import FILE'")}
+	}
+	if err != nil {
+		return err
+	}
+	return config.WriteFile(e.stdout, s)
+}
+
+// testUser and testGroup are the exact JSON shape of `dirsync test --json`.
+type testUser struct {
+	ExternalID string `json:"externalId"`
+	Email      string `json:"email"`
+	Disabled   bool   `json:"disabled"`
+	Deleted    bool   `json:"deleted"`
+}
+
+type testGroup struct {
+	ExternalID        string   `json:"externalId"`
+	Name              string   `json:"name"`
+	MemberExternalIDs []string `json:"memberExternalIds"`
+}
+
+func (e *env) cmdTest(args []string) error {
+	fs := e.flags("test")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	st, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := e.engine(st).Run(e.ctx, store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerTest, Mode: dsync.ModeTest})
+	if err != nil {
+		return err
+	}
+	p := res.Plan
+	if *asJSON {
+		out := struct {
+			Users  []testUser  `json:"users"`
+			Groups []testGroup `json:"groups"`
+		}{Users: make([]testUser, 0, len(p.Users)), Groups: make([]testGroup, 0, len(p.Groups))}
+		for _, u := range p.Users {
+			out.Users = append(out.Users, testUser{ExternalID: u.ID, Email: u.Email, Disabled: u.Disabled, Deleted: u.Deleted})
+		}
+		for _, g := range p.Groups {
+			out.Groups = append(out.Groups, testGroup{ExternalID: g.ID, Name: g.Name, MemberExternalIDs: g.MemberIDs})
+		}
+		for _, w := range p.Warnings {
+			fmt.Fprintln(e.stderr, "warning:", w)
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Users: %d (%d deleted, %d disabled in Okta, %d left out)\n", p.Counts.Users, p.Counts.Deleted, p.Counts.Disabled, p.Counts.Dropped)
+	fmt.Fprintf(w, "Groups: %d with %d memberships\n", p.Counts.Groups, p.Counts.Memberships)
+	fmt.Fprintf(w, "Okta requests: %d\n\n", res.Stats.Requests)
+	if len(p.Users) > 0 {
+		fmt.Fprintln(w, "EXTERNAL ID\tEMAIL\tSTATUS")
+		for _, u := range p.Users {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", u.ID, u.Email, userStatus(u.Deleted, u.Disabled))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(p.Groups) > 0 {
+		fmt.Fprintln(w, "EXTERNAL ID\tGROUP\tMEMBERS")
+		for _, g := range p.Groups {
+			fmt.Fprintf(w, "%s\t%s\t%d\n", g.ID, g.Name, len(g.MemberIDs))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return w.Flush()
+}
+
+func userStatus(deleted, disabled bool) string {
+	switch {
+	case deleted:
+		return "deleted"
+	case disabled:
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func (e *env) cmdSync(args []string) error {
+	fs := e.flags("sync")
+	asJSON := fs.Bool("json", false, "print the run record as JSON")
+	dryRun := fs.Bool("dry-run", false, "do everything but send the import")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	st, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	mode := dsync.ModeSync
+	if *dryRun {
+		mode = dsync.ModeDryRun
+	}
+	res, err := e.engine(st).Run(e.ctx, store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerCLI, Mode: mode})
+	if errors.Is(err, dsync.ErrLocked) {
+		return &exitError{code: exitLocked, err: errors.New("a sync is already running for this profile; try again when it has finished")}
+	}
+	if *asJSON && res.Run.ID != 0 {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if eerr := enc.Encode(res.Run); eerr != nil && err == nil {
+			err = eerr
+		}
+	} else if err == nil {
+		printRun(e.stdout, res.Run)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Run.Status == dsync.StatusHeld {
+		return &exitError{code: exitHeld, err: fmt.Errorf("run %d is held for approval: it would remove more members than the deletion guard allows; review it in the console or approve it with 'dirsync sync --approve %d'", res.Run.ID, res.Run.ID)}
+	}
+	return nil
+}
+
+func printRun(w io.Writer, r store.Run) {
+	c := r.Counts
+	fmt.Fprintf(w, "run %d: %s (%s)\n", r.ID, r.Status, r.Trigger)
+	fmt.Fprintf(w, "  members %d (+%d deleted), groups %d, memberships %d, batches %d, Okta requests %d\n",
+		c.Members, c.Deleted, c.Groups, c.Memberships, c.Batches, c.OktaRequests)
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+}
+
+func (e *env) cmdCacheClear(args []string) error {
+	if _, err := parse(e.flags("cache clear"), args, 0); err != nil {
+		return err
+	}
+	st, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.ClearCache(e.ctx, store.DefaultProfile); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "sync cache cleared: the next sync reads every group and sends the full import")
+	return nil
+}
+
+func (e *env) cmdHistory(args []string) error {
+	fs := e.flags("history")
+	asJSON := fs.Bool("json", false, "print JSON")
+	limit := fs.Int("limit", 20, "how many runs")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usagef("--limit must be between 1 and 10000 (got %d)", *limit)
+	}
+	st, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, total, err := st.ListRuns(e.ctx, store.DefaultProfile, *limit, 0)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if runs == nil {
+			runs = []store.Run{}
+		}
+		for i := range runs {
+			if runs[i].Warnings == nil {
+				runs[i].Warnings = []string{}
+			}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(runs)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "ID\tSTARTED\tTRIGGER\tSTATUS\tDURATION\tMEMBERS\tGROUPS\tERROR\n")
+	for _, r := range runs {
+		dur := "-"
+		if r.FinishedAt != nil {
+			dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+		}
+		errText := r.Error
+		if len(errText) > 60 {
+			errText = errText[:57] + "..."
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Trigger, r.Status, dur, r.Counts.Members, r.Counts.Groups, errText)
+	}
+	fmt.Fprintf(w, "(%d of %d runs)\n", len(runs), total)
+	return w.Flush()
+}

@@ -1,0 +1,525 @@
+// Package sync is the engine: read the directory, filter, plan the import,
+// push it to Bitwarden and record the run. The scheduler, the console's
+// buttons and the CLI all call Engine.Run; only the options differ.
+package sync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	gosync "sync"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/bitwarden"
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/directory/okta"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Run triggers.
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+	TriggerCLI      = "cli"
+	TriggerTest     = "test"
+	TriggerApproval = "approval"
+)
+
+// Run statuses.
+const (
+	StatusRunning     = "running"
+	StatusSuccess     = "success"
+	StatusUnchanged   = "unchanged"
+	StatusFailed      = "failed"
+	StatusHeld        = "held"
+	StatusDryRun      = "dry-run"
+	StatusInterrupted = "interrupted"
+	StatusDiscarded   = "discarded"
+)
+
+// Mode says how far a run goes.
+type Mode int
+
+// The modes: a sync pushes; a dry run stops before the push but is recorded;
+// a test (preview) stops after the plan and records nothing.
+const (
+	ModeSync Mode = iota
+	ModeDryRun
+	ModeTest
+)
+
+// Store is what the engine needs from the store.
+type Store interface {
+	LoadSettings(ctx context.Context, profileID int64) (config.Settings, error)
+	GetSyncState(ctx context.Context, profileID int64) (store.SyncState, error)
+	SaveSyncState(ctx context.Context, st store.SyncState) error
+	ClearCache(ctx context.Context, profileID int64) error
+	LoadMemberCache(ctx context.Context, profileID int64) (map[string]store.CachedGroup, error)
+	ReplaceMemberCache(ctx context.Context, profileID int64, groups []store.CachedGroup) error
+	CreateRun(ctx context.Context, r *store.Run) error
+	FinishRun(ctx context.Context, r *store.Run) error
+	AcquireRunLock(ctx context.Context, profileID int64, holder string, ttl time.Duration) (*store.RunLock, error)
+}
+
+// Pusher sends an import to Bitwarden.
+type Pusher interface {
+	Import(ctx context.Context, req *bitwarden.ImportRequest) error
+}
+
+// Engine runs syncs. It is safe for concurrent use; one run at a time per
+// profile is enforced by the store's cross-process lock.
+type Engine struct {
+	store Store
+	// NewSource builds the directory source for settings (default: Okta).
+	NewSource func(config.Settings) (directory.Source, error)
+	// NewPusher builds the Bitwarden client for settings.
+	NewPusher func(config.Settings) (Pusher, error)
+	// Logger gets one line per phase, each with the run id.
+	Logger *slog.Logger
+	// Now is the clock.
+	Now func() time.Time
+	// Holder names this process in the run lock.
+	Holder string
+	// LockTTL is the run lock's lease; it is refreshed during a run.
+	LockTTL time.Duration
+	// FullReadEvery forces a read without the membership cache this often.
+	FullReadEvery time.Duration
+	// Version goes into the User-Agent.
+	Version string
+
+	hub hub
+}
+
+// New returns an engine over st with the Okta source and Bitwarden client.
+func New(st Store, version string) *Engine {
+	e := &Engine{
+		store:         st,
+		Logger:        slog.New(slog.DiscardHandler),
+		Now:           time.Now,
+		Holder:        defaultHolder(),
+		LockTTL:       2 * time.Minute,
+		FullReadEvery: 24 * time.Hour,
+		Version:       version,
+	}
+	e.NewSource = func(s config.Settings) (directory.Source, error) {
+		return okta.New(okta.Config{
+			OrgURL:         s.Directory.Okta.OrgURL,
+			Token:          s.Directory.Okta.Token.Reveal(),
+			Concurrency:    s.Directory.Okta.Concurrency,
+			RateLimitShare: s.Directory.Okta.RateLimitShare,
+			UserAgent:      "dirsync/" + e.Version,
+			Logger:         e.Logger,
+		})
+	}
+	e.NewPusher = func(s config.Settings) (Pusher, error) {
+		return bitwarden.New(bitwarden.Config{
+			Server:       s.Bitwarden.Server,
+			ClientID:     s.Bitwarden.ClientID,
+			ClientSecret: s.Bitwarden.ClientSecret.Reveal(),
+			UserAgent:    "dirsync/" + e.Version,
+		})
+	}
+	return e
+}
+
+func defaultHolder() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Options are one run's options.
+type Options struct {
+	Trigger string
+	Mode    Mode
+	// Settings, when set, replaces the saved settings (a preview of unsaved
+	// form values). Secrets left empty are taken from the saved settings.
+	Settings *config.Settings
+	// Progress receives this run's events (besides the engine's subscribers).
+	Progress func(Event)
+	// FullRead skips the membership cache.
+	FullRead bool
+}
+
+// Result is a finished run.
+type Result struct {
+	// Run is the record as stored (ID 0 for a test, which is not stored).
+	Run     store.Run
+	Plan    *Plan
+	Changes *Changes
+	Stats   directory.ReadStats
+	// Settings are the settings the run used (secrets included: never
+	// render them).
+	Settings config.Settings
+}
+
+// Timings are the phase durations of a run, kept in the run record.
+type Timings struct {
+	ReadMS  int64 `json:"readMs"`
+	PlanMS  int64 `json:"planMs"`
+	PushMS  int64 `json:"pushMs"`
+	TotalMS int64 `json:"totalMs"`
+}
+
+// ErrLocked is returned when another run of the profile holds the lock.
+var ErrLocked = store.ErrLocked
+
+// Run does one run of profile. The returned error is the run's failure (the
+// result still holds the failed run record when one was stored), or
+// ErrLocked when another run is going on.
+func (e *Engine) Run(ctx context.Context, profileID int64, opts Options) (*Result, error) {
+	start := e.Now()
+	res := &Result{Run: store.Run{ProfileID: profileID, Trigger: opts.Trigger, Status: StatusRunning, StartedAt: start.UTC(), Warnings: []string{}}}
+	if res.Run.Trigger == "" {
+		res.Run.Trigger = TriggerCLI
+	}
+	record := opts.Mode != ModeTest
+	log := e.Logger.With("profile", profileID, "trigger", res.Run.Trigger)
+
+	settings, err := e.settings(ctx, profileID, opts.Settings)
+	if err != nil && !record {
+		return res, err
+	}
+
+	if record {
+		lock, lerr := e.store.AcquireRunLock(ctx, profileID, e.Holder, e.LockTTL)
+		if lerr != nil {
+			if errors.Is(lerr, store.ErrLocked) {
+				return res, ErrLocked
+			}
+			return res, fmt.Errorf("sync: take the run lock: %w", lerr)
+		}
+		stopRefresh := e.keepLock(ctx, lock)
+		defer func() {
+			stopRefresh()
+			_ = lock.Release(context.WithoutCancel(ctx))
+		}()
+		if cerr := e.store.CreateRun(ctx, &res.Run); cerr != nil {
+			return res, fmt.Errorf("sync: record run: %w", cerr)
+		}
+		log = log.With("run", res.Run.ID)
+	}
+	emit := func(ev Event) {
+		ev.RunID = res.Run.ID
+		ev.Trigger = res.Run.Trigger
+		if ev.At.IsZero() {
+			ev.At = e.Now()
+		}
+		if opts.Progress != nil {
+			opts.Progress(ev)
+		}
+		if record {
+			e.hub.publish(ev)
+		}
+	}
+	finish := func(status string, runErr error) (*Result, error) {
+		res.Run.Status = status
+		if runErr != nil {
+			res.Run.Error = runErr.Error()
+		}
+		end := e.Now()
+		res.Run.FinishedAt = ptr(end.UTC())
+		var t Timings
+		if res.Run.Timings != nil {
+			_ = json.Unmarshal(res.Run.Timings, &t)
+		}
+		t.TotalMS = end.Sub(start).Milliseconds()
+		res.Run.Timings, _ = json.Marshal(t)
+		if record {
+			if ferr := e.store.FinishRun(context.WithoutCancel(ctx), &res.Run); ferr != nil && runErr == nil {
+				runErr = fmt.Errorf("sync: record run: %w", ferr)
+			}
+		}
+		emit(Event{Phase: "done", Status: status, Message: finalMessage(status, runErr), Final: true})
+		if runErr != nil {
+			log.Warn("sync run failed", "status", status, "error", runErr)
+		} else {
+			log.Info("sync run finished", "status", status, "ms", t.TotalMS)
+		}
+		return res, runErr
+	}
+	if err != nil {
+		return finish(StatusFailed, err)
+	}
+	res.Settings = settings
+	emit(Event{Phase: "start", Message: "Reading the directory"})
+
+	// Read.
+	var timings Timings
+	state, err := e.store.GetSyncState(ctx, profileID)
+	if err != nil {
+		return finish(StatusFailed, fmt.Errorf("sync: load sync state: %w", err))
+	}
+	readStart := e.Now()
+	snap, err := e.read(ctx, profileID, settings, state, opts, emit)
+	timings.ReadMS = e.Now().Sub(readStart).Milliseconds()
+	res.Run.Timings, _ = json.Marshal(timings)
+	if err != nil {
+		return finish(StatusFailed, err)
+	}
+	res.Stats = snap.Stats
+	res.Run.Counts.OktaRequests = snap.Stats.Requests
+
+	// Plan.
+	planStart := e.Now()
+	emit(Event{Phase: "plan", Message: "Building the import"})
+	plan, err := BuildPlan(snap, settings)
+	if err != nil {
+		return finish(StatusFailed, err)
+	}
+	res.Plan = plan
+	res.Run.Hash = plan.Hash
+	res.Run.Warnings = append(res.Run.Warnings, plan.Warnings...)
+	c := &res.Run.Counts
+	c.Users, c.Deleted, c.Disabled = plan.Counts.Users, plan.Counts.Deleted, plan.Counts.Disabled
+	c.Members = plan.Counts.Users - plan.Counts.Deleted
+	c.Groups, c.Memberships, c.Dropped = plan.Counts.Groups, plan.Counts.Memberships, plan.Counts.Dropped
+	c.Batches = len(plan.Batches)
+	prev, err := decompressImport(state.LastBody)
+	if err != nil {
+		res.Run.Warnings = append(res.Run.Warnings, "the previous push could not be read; changes are shown against nothing: "+err.Error())
+		prev = nil
+	}
+	res.Changes = Diff(prev, plan.Import)
+	res.Run.Changes, _ = json.Marshal(res.Changes)
+	c.GroupsChanged = res.Changes.Counts.GroupsChanged
+	c.MembershipsAdded = res.Changes.Counts.MembershipsAdded
+	c.MembershipsRemoved = res.Changes.Counts.MembershipsRemoved
+	timings.PlanMS = e.Now().Sub(planStart).Milliseconds()
+	res.Run.Timings, _ = json.Marshal(timings)
+
+	if opts.Mode == ModeTest {
+		res.Run.Status = StatusDryRun
+		return res, nil
+	}
+	if plan.SkipPush {
+		res.Run.Warnings = append(res.Run.Warnings, "the directory returned no users or groups for these settings; nothing was sent (check the filters)")
+		return finish(StatusUnchanged, nil)
+	}
+	if state.Hash != "" && state.Hash == plan.Hash && opts.Mode == ModeSync {
+		res.Changes = Diff(plan.Import, plan.Import)
+		res.Run.Changes, _ = json.Marshal(res.Changes)
+		if err := e.touchState(context.WithoutCancel(ctx), profileID, nil); err != nil {
+			return finish(StatusFailed, fmt.Errorf("sync: save sync state: %w", err))
+		}
+		return finish(StatusUnchanged, nil)
+	}
+	if opts.Mode == ModeDryRun {
+		return finish(StatusDryRun, nil)
+	}
+
+	// Push.
+	pushStart := e.Now()
+	if err := e.push(ctx, settings, plan, emit); err != nil {
+		timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
+		res.Run.Timings, _ = json.Marshal(timings)
+		return finish(StatusFailed, err)
+	}
+	timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
+	res.Run.Timings, _ = json.Marshal(timings)
+	body, err := compressImport(plan.Import)
+	if err != nil {
+		return finish(StatusFailed, err)
+	}
+	if err := e.touchState(context.WithoutCancel(ctx), profileID, func(st *store.SyncState, now *time.Time) {
+		st.Hash = plan.Hash
+		st.LastBody = body
+		st.LastPushAt = now
+	}); err != nil {
+		return finish(StatusFailed, fmt.Errorf("sync: the import was sent but its hash could not be saved (the next run will send it again): %w", err))
+	}
+	return finish(StatusSuccess, nil)
+}
+
+// touchState records a successful run in the sync state, applying change
+// to the freshly loaded state (the read may have updated it meanwhile).
+func (e *Engine) touchState(ctx context.Context, profileID int64, change func(*store.SyncState, *time.Time)) error {
+	st, err := e.store.GetSyncState(ctx, profileID)
+	if err != nil {
+		return err
+	}
+	now := e.Now().UTC()
+	st.ProfileID = profileID
+	st.LastSuccessAt = &now
+	st.LastRunAt = &now
+	if change != nil {
+		change(&st, &now)
+	}
+	return e.store.SaveSyncState(ctx, st)
+}
+
+// settings loads the profile's settings, or merges an override's empty
+// secrets with the saved ones, and validates them.
+func (e *Engine) settings(ctx context.Context, profileID int64, override *config.Settings) (config.Settings, error) {
+	saved, err := e.store.LoadSettings(ctx, profileID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return config.Settings{}, fmt.Errorf("sync: load settings: %w", err)
+	}
+	if override == nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return config.Settings{}, errors.New("no settings saved yet: import a settings file (dirsync config import) or fill in Settings in the console")
+		}
+		if verr := saved.Validate(true); verr != nil {
+			return config.Settings{}, verr
+		}
+		return saved, nil
+	}
+	s := *override
+	if !s.Directory.Okta.Token.IsSet() {
+		s.Directory.Okta.Token = saved.Directory.Okta.Token
+	}
+	if !s.Bitwarden.ClientSecret.IsSet() {
+		s.Bitwarden.ClientSecret = saved.Bitwarden.ClientSecret
+	}
+	s.Normalize()
+	if verr := s.Validate(true); verr != nil {
+		return config.Settings{}, verr
+	}
+	return s, nil
+}
+
+// read reads the directory, using the membership cache unless a full read
+// is due, and refreshes the cache after a successful read.
+func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, state store.SyncState, opts Options, emit func(Event)) (*directory.Snapshot, error) {
+	src, err := e.NewSource(s)
+	if err != nil {
+		return nil, fmt.Errorf("sync: directory: %w", err)
+	}
+	ro := directory.ReadOptions{
+		Users:  s.Sync.Users,
+		Groups: s.Sync.Groups,
+		Progress: func(p directory.Progress) {
+			emit(Event{Phase: "read:" + p.Phase, Message: p.Message, Done: p.Done, Total: p.Total})
+		},
+	}
+	ro.UserFilter, _ = directory.ParseFilter(s.Sync.UserFilter)
+	ro.GroupFilter, _ = directory.ParseFilter(s.Sync.GroupFilter)
+	fullDue := opts.FullRead || state.LastFullReadAt == nil || e.Now().Sub(*state.LastFullReadAt) >= e.FullReadEvery
+	if s.Sync.Groups && !fullDue {
+		cached, cerr := e.store.LoadMemberCache(ctx, profileID)
+		if cerr != nil {
+			return nil, fmt.Errorf("sync: load membership cache: %w", cerr)
+		}
+		ro.Cache = memberCache(cached)
+	}
+	snap, err := src.Read(ctx, ro)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Mode == ModeTest || !s.Sync.Groups {
+		return snap, nil
+	}
+	groups := make([]store.CachedGroup, 0, len(snap.Groups))
+	for _, g := range snap.Groups {
+		if g.LastMembershipUpdated.IsZero() {
+			continue
+		}
+		groups = append(groups, store.CachedGroup{GroupID: g.ID, LastMembershipUpdated: g.LastMembershipUpdated, MemberIDs: g.MemberIDs})
+	}
+	if err := e.store.ReplaceMemberCache(ctx, profileID, groups); err != nil {
+		return nil, fmt.Errorf("sync: save membership cache: %w", err)
+	}
+	if fullDue {
+		now := e.Now().UTC()
+		if err := e.markFullRead(ctx, profileID, now); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+func (e *Engine) markFullRead(ctx context.Context, profileID int64, at time.Time) error {
+	st, err := e.store.GetSyncState(ctx, profileID)
+	if err != nil {
+		return fmt.Errorf("sync: load sync state: %w", err)
+	}
+	st.ProfileID = profileID
+	st.LastFullReadAt = &at
+	if err := e.store.SaveSyncState(ctx, st); err != nil {
+		return fmt.Errorf("sync: save sync state: %w", err)
+	}
+	return nil
+}
+
+type memberCache map[string]store.CachedGroup
+
+func (m memberCache) CachedMembers(groupID string, lmu time.Time) ([]string, bool) {
+	g, ok := m[groupID]
+	if !ok || !g.LastMembershipUpdated.Equal(lmu) {
+		return nil, false
+	}
+	return g.MemberIDs, true
+}
+
+// push sends the plan's batches in order. Any failure stops it; the caller
+// then stores no hash, so the next run sends everything again.
+func (e *Engine) push(ctx context.Context, s config.Settings, plan *Plan, emit func(Event)) error {
+	p, err := e.NewPusher(s)
+	if err != nil {
+		return fmt.Errorf("sync: bitwarden: %w", err)
+	}
+	n := len(plan.Batches)
+	for i, b := range plan.Batches {
+		emit(Event{Phase: "push", Message: fmt.Sprintf("Sending import %d of %d to Bitwarden", i+1, n), Done: i, Total: n})
+		if err := p.Import(ctx, b); err != nil {
+			if n > 1 {
+				return fmt.Errorf("bitwarden import batch %d of %d failed (batches before it were applied; the next run sends everything again): %w", i+1, n, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// keepLock refreshes the run lock until the returned func is called.
+func (e *Engine) keepLock(ctx context.Context, l *store.RunLock) func() {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg gosync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(e.LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
+					e.Logger.Warn("could not refresh the run lock", "error", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// ClearCache forgets the pushed hash and the read caches: the next sync
+// sends everything and reads every group's members.
+func (e *Engine) ClearCache(ctx context.Context, profileID int64) error {
+	return e.store.ClearCache(ctx, profileID)
+}
+
+func finalMessage(status string, err error) string {
+	if err != nil {
+		return "Failed: " + err.Error()
+	}
+	switch status {
+	case StatusUnchanged:
+		return "Nothing changed since the last push; nothing was sent"
+	case StatusDryRun:
+		return "Dry run finished; nothing was sent"
+	case StatusHeld:
+		return "Held for approval; nothing was sent"
+	}
+	return "Sync finished"
+}
+
+func ptr[T any](v T) *T { return &v }
