@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/dirsync/dirsync/internal/config"
+)
+
+// Secret names (the config field paths) used as rows of the secrets table.
+const (
+	secretOktaToken      = config.FieldOktaToken
+	secretBWClientSecret = config.FieldBWClientSecret
+)
+
+// Field paths without a config.Field* constant.
+const (
+	fieldRemoveDisabled    = "sync.removeDisabled"
+	fieldOverwriteExisting = "sync.overwriteExisting"
+	fieldLargeImport       = "sync.largeImport"
+	fieldGroups            = "sync.groups"
+)
+
+// SettingsChange reports what SaveSettings changed.
+type SettingsChange struct {
+	// Fields lists the changed field paths (config.Field* names, plus
+	// "sync.removeDisabled", "sync.overwriteExisting", "sync.largeImport"
+	// and "sync.groups"), in a fixed order. Secrets appear by path only.
+	Fields []string
+	// DirectoryChanged is true when the settings now read another
+	// directory (config.SameDirectory is false), including the first save.
+	DirectoryChanged bool
+	// OrganizationChanged is true when the settings now push to another
+	// organization (config.SameOrganization is false), including the first
+	// save.
+	OrganizationChanged bool
+	// CacheCleared is true when the sync cache was cleared because the
+	// directory or organization changed.
+	CacheCleared bool
+}
+
+// Changed reports whether anything changed.
+func (c SettingsChange) Changed() bool { return len(c.Fields) > 0 }
+
+// LoadSettings returns a profile's settings with its secrets opened. It
+// returns ErrNotFound if the profile's settings were never saved. If the
+// master key does not open a secret, it returns the settings with that
+// secret empty together with an error wrapping ErrKeyMismatch, so a console
+// can still show the form and ask for the secrets again.
+func (s *Store) LoadSettings(ctx context.Context, profileID int64) (config.Settings, error) {
+	var (
+		st      config.Settings
+		secrets []secretRow
+		found   bool
+	)
+	err := s.read(ctx, "load settings", func(tx *sqlx.Tx) error {
+		var err error
+		st, found, err = loadSettingsTx(ctx, tx, profileID)
+		if err != nil || !found {
+			return err
+		}
+		if err := tx.SelectContext(ctx, &secrets,
+			`SELECT profile_id, name, nonce, ciphertext FROM secrets WHERE profile_id = ?`, profileID); err != nil {
+			return fmt.Errorf("store: load secrets of profile %d: %w", profileID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return config.Settings{}, err
+	}
+	if !found {
+		return config.Settings{}, fmt.Errorf("store: settings of profile %d: %w", profileID, ErrNotFound)
+	}
+	var mismatch error
+	for _, r := range secrets {
+		pt, err := s.key.open(secretAD(profileID, r.Name), r.Nonce, r.Ciphertext)
+		if err != nil {
+			mismatch = fmt.Errorf("store: open secret %s of profile %d: %w", r.Name, profileID, err)
+			continue
+		}
+		setSecret(&st, r.Name, config.Secret(pt))
+	}
+	return st, mismatch
+}
+
+func loadSettingsTx(ctx context.Context, tx *sqlx.Tx, profileID int64) (config.Settings, bool, error) {
+	var raw sql.NullString
+	err := tx.GetContext(ctx, &raw, `SELECT settings FROM profiles WHERE id = ?`, profileID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !raw.Valid) {
+		return config.Settings{}, false, nil
+	}
+	if err != nil {
+		return config.Settings{}, false, fmt.Errorf("store: load settings of profile %d: %w", profileID, err)
+	}
+	var st config.Settings
+	if err := json.Unmarshal([]byte(raw.String), &st); err != nil {
+		return config.Settings{}, false, fmt.Errorf("store: decode settings of profile %d: %w", profileID, err)
+	}
+	// Stored JSON never holds secrets; make sure nothing slipped in.
+	st.Directory.Okta.Token, st.Bitwarden.ClientSecret = "", ""
+	return st, true, nil
+}
+
+func setSecret(st *config.Settings, name string, v config.Secret) {
+	switch name {
+	case secretOktaToken:
+		st.Directory.Okta.Token = v
+	case secretBWClientSecret:
+		st.Bitwarden.ClientSecret = v
+	}
+}
+
+// SaveSettings stores a profile's settings as given (callers normalize and
+// validate first) in one transaction: non-secret fields as JSON, each secret
+// sealed in its own row; an empty secret deletes the stored one. When the
+// directory or the organization changed (or on the first save) it also
+// clears the profile's sync cache in the same transaction. Nothing is
+// written when nothing changed.
+func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Settings) (SettingsChange, error) {
+	var change SettingsChange
+	err := s.write(ctx, "save settings", func(tx *sqlx.Tx) error {
+		change = SettingsChange{}
+		if err := s.ensureProfile(ctx, tx, profileID); err != nil {
+			return err
+		}
+		old, found, err := loadSettingsTx(ctx, tx, profileID)
+		if err != nil {
+			return err
+		}
+		var rows []secretRow
+		if err := tx.SelectContext(ctx, &rows,
+			`SELECT profile_id, name, nonce, ciphertext FROM secrets WHERE profile_id = ?`, profileID); err != nil {
+			return fmt.Errorf("store: load secrets of profile %d: %w", profileID, err)
+		}
+		// A secret the key cannot open counts as changed when a new value is
+		// given, so re-entering it re-seals it with the current key.
+		unreadable := map[string]bool{}
+		for _, r := range rows {
+			pt, err := s.key.open(secretAD(profileID, r.Name), r.Nonce, r.Ciphertext)
+			if err != nil {
+				unreadable[r.Name] = true
+				continue
+			}
+			setSecret(&old, r.Name, config.Secret(pt))
+		}
+
+		change.Fields = diffSettings(old, st, unreadable)
+		if !found {
+			change.DirectoryChanged, change.OrganizationChanged = true, true
+		} else {
+			change.DirectoryChanged = !config.SameDirectory(old, st)
+			change.OrganizationChanged = !config.SameOrganization(old, st)
+		}
+		if found && len(change.Fields) == 0 {
+			return nil
+		}
+
+		plain := st
+		plain.Directory.Okta.Token, plain.Bitwarden.ClientSecret = "", ""
+		js, err := json.Marshal(plain)
+		if err != nil {
+			return fmt.Errorf("store: encode settings of profile %d: %w", profileID, err)
+		}
+		now := fmtTime(s.now())
+		if _, err := tx.ExecContext(ctx, `UPDATE profiles SET settings = ?, updated_at = ? WHERE id = ?`,
+			string(js), now, profileID); err != nil {
+			return fmt.Errorf("store: save settings of profile %d: %w", profileID, err)
+		}
+		for _, sec := range []struct {
+			name string
+			v    config.Secret
+		}{{secretOktaToken, st.Directory.Okta.Token}, {secretBWClientSecret, st.Bitwarden.ClientSecret}} {
+			if err := s.putSecretTx(ctx, tx, profileID, sec.name, sec.v, now); err != nil {
+				return err
+			}
+		}
+		if change.DirectoryChanged || change.OrganizationChanged {
+			if err := clearCacheTx(ctx, tx, profileID); err != nil {
+				return err
+			}
+			change.CacheCleared = true
+		}
+		return nil
+	})
+	if err != nil {
+		return SettingsChange{}, err
+	}
+	return change, nil
+}
+
+func (s *Store) putSecretTx(ctx context.Context, tx *sqlx.Tx, profileID int64, name string, v config.Secret, now string) error {
+	if !v.IsSet() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM secrets WHERE profile_id = ? AND name = ?`, profileID, name); err != nil {
+			return fmt.Errorf("store: delete secret %s of profile %d: %w", name, profileID, err)
+		}
+		return nil
+	}
+	nonce, ct, err := s.key.seal(secretAD(profileID, name), []byte(v.Reveal()))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO secrets (profile_id, name, nonce, ciphertext, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (profile_id, name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
+		profileID, name, nonce, ct, now); err != nil {
+		return fmt.Errorf("store: save secret %s of profile %d: %w", name, profileID, err)
+	}
+	return nil
+}
+
+// diffSettings lists the changed field paths in a fixed order.
+func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
+	var out []string
+	add := func(changed bool, field string) {
+		if changed {
+			out = append(out, field)
+		}
+	}
+	secretChanged := func(name string, x, y config.Secret) bool {
+		if unreadable[name] {
+			return true
+		}
+		return x != y
+	}
+	add(a.Directory.Type != b.Directory.Type, config.FieldDirectoryType)
+	add(a.Directory.Okta.OrgURL != b.Directory.Okta.OrgURL, config.FieldOktaOrgURL)
+	add(secretChanged(secretOktaToken, a.Directory.Okta.Token, b.Directory.Okta.Token), config.FieldOktaToken)
+	add(a.Directory.Okta.Concurrency != b.Directory.Okta.Concurrency, config.FieldOktaConcurrency)
+	add(a.Directory.Okta.RateLimitShare != b.Directory.Okta.RateLimitShare, config.FieldOktaShare)
+	add(a.Bitwarden.Server != b.Bitwarden.Server, config.FieldBWServer)
+	add(a.Bitwarden.ClientID != b.Bitwarden.ClientID, config.FieldBWClientID)
+	add(secretChanged(secretBWClientSecret, a.Bitwarden.ClientSecret, b.Bitwarden.ClientSecret), config.FieldBWClientSecret)
+	add(a.Sync.IntervalMinutes != b.Sync.IntervalMinutes, config.FieldInterval)
+	add(a.Sync.RemoveDisabled != b.Sync.RemoveDisabled, fieldRemoveDisabled)
+	add(a.Sync.OverwriteExisting != b.Sync.OverwriteExisting, fieldOverwriteExisting)
+	add(a.Sync.LargeImport != b.Sync.LargeImport, fieldLargeImport)
+	add(a.Sync.Users != b.Sync.Users, config.FieldUsersGroups)
+	add(a.Sync.Groups != b.Sync.Groups, fieldGroups)
+	add(a.Sync.UserFilter != b.Sync.UserFilter, config.FieldUserFilter)
+	add(a.Sync.GroupFilter != b.Sync.GroupFilter, config.FieldGroupFilter)
+	return out
+}

@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// SyncState is what the engine remembers between runs of a profile.
+type SyncState struct {
+	ProfileID int64
+	// Hash is the SHA-256 (hex) of the last pushed import body; "" forces
+	// the next run to push.
+	Hash           string
+	LastPushAt     *time.Time
+	LastSuccessAt  *time.Time
+	LastRunAt      *time.Time
+	LastFullReadAt *time.Time
+	// LastBody is the gzip of the last pushed import JSON; nil if none.
+	LastBody []byte
+}
+
+type syncStateRow struct {
+	Hash           string         `db:"hash"`
+	LastPushAt     sql.NullString `db:"last_push_at"`
+	LastSuccessAt  sql.NullString `db:"last_success_at"`
+	LastRunAt      sql.NullString `db:"last_run_at"`
+	LastFullReadAt sql.NullString `db:"last_full_read_at"`
+	LastBody       []byte         `db:"last_body"`
+}
+
+// GetSyncState returns a profile's sync state, or the zero state (with
+// ProfileID set) if none was saved.
+func (s *Store) GetSyncState(ctx context.Context, profileID int64) (SyncState, error) {
+	st := SyncState{ProfileID: profileID}
+	var row syncStateRow
+	err := s.r.GetContext(ctx, &row, `
+		SELECT hash, last_push_at, last_success_at, last_run_at, last_full_read_at, last_body
+		FROM sync_state WHERE profile_id = ?`, profileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("store: load sync state of profile %d: %w", profileID, err)
+	}
+	st.Hash = row.Hash
+	st.LastBody = row.LastBody
+	for _, f := range []struct {
+		dst **time.Time
+		src sql.NullString
+	}{{&st.LastPushAt, row.LastPushAt}, {&st.LastSuccessAt, row.LastSuccessAt}, {&st.LastRunAt, row.LastRunAt}, {&st.LastFullReadAt, row.LastFullReadAt}} {
+		t, err := parseTimePtr(f.src)
+		if err != nil {
+			return st, fmt.Errorf("store: load sync state of profile %d: %w", profileID, err)
+		}
+		*f.dst = t
+	}
+	return st, nil
+}
+
+// SaveSyncState stores every field of st (nil times and body are stored as
+// absent).
+func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
+	return s.write(ctx, "save sync state", func(tx *sqlx.Tx) error {
+		if err := s.ensureProfile(ctx, tx, st.ProfileID); err != nil {
+			return err
+		}
+		var body any
+		if st.LastBody != nil {
+			body = st.LastBody
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO sync_state (profile_id, hash, last_push_at, last_success_at, last_run_at, last_full_read_at, last_body)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (profile_id) DO UPDATE SET hash = excluded.hash, last_push_at = excluded.last_push_at,
+				last_success_at = excluded.last_success_at, last_run_at = excluded.last_run_at,
+				last_full_read_at = excluded.last_full_read_at, last_body = excluded.last_body`,
+			st.ProfileID, st.Hash, fmtTimePtr(st.LastPushAt), fmtTimePtr(st.LastSuccessAt),
+			fmtTimePtr(st.LastRunAt), fmtTimePtr(st.LastFullReadAt), body); err != nil {
+			return fmt.Errorf("store: save sync state of profile %d: %w", st.ProfileID, err)
+		}
+		return nil
+	})
+}
+
+// ClearCache forgets the pushed hash, the last body, the last full read
+// time and the membership cache, so the next run reads everything and
+// pushes. Run times are kept.
+func (s *Store) ClearCache(ctx context.Context, profileID int64) error {
+	return s.write(ctx, "clear cache", func(tx *sqlx.Tx) error {
+		return clearCacheTx(ctx, tx, profileID)
+	})
+}
+
+func clearCacheTx(ctx context.Context, tx *sqlx.Tx, profileID int64) error {
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE sync_state SET hash = '', last_body = NULL, last_full_read_at = NULL WHERE profile_id = ?`, profileID); err != nil {
+		return fmt.Errorf("store: clear sync cache of profile %d: %w", profileID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM member_cache WHERE profile_id = ?`, profileID); err != nil {
+		return fmt.Errorf("store: clear membership cache of profile %d: %w", profileID, err)
+	}
+	return nil
+}
+
+// CachedGroup is one group's member ids as last read from the directory.
+type CachedGroup struct {
+	GroupID               string
+	LastMembershipUpdated time.Time
+	MemberIDs             []string
+}
+
+// MemberCacheView adapts a loaded membership cache to
+// directory.MembershipCache.
+type MemberCacheView map[string]CachedGroup
+
+// CachedMembers returns the cached member ids of a group when its
+// lastMembershipUpdated has not moved.
+func (v MemberCacheView) CachedMembers(groupID string, lastMembershipUpdated time.Time) ([]string, bool) {
+	g, ok := v[groupID]
+	if !ok || !g.LastMembershipUpdated.Equal(lastMembershipUpdated) {
+		return nil, false
+	}
+	return g.MemberIDs, true
+}
+
+// LoadMemberCache returns a profile's membership cache keyed by group id
+// (an empty map if none).
+func (s *Store) LoadMemberCache(ctx context.Context, profileID int64) (map[string]CachedGroup, error) {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT group_id, last_membership_updated, member_ids FROM member_cache WHERE profile_id = ?`, profileID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load membership cache of profile %d: %w", profileID, err)
+	}
+	defer rows.Close()
+	out := map[string]CachedGroup{}
+	for rows.Next() {
+		var (
+			g      CachedGroup
+			lmu    string
+			packed []byte
+		)
+		if err := rows.Scan(&g.GroupID, &lmu, &packed); err != nil {
+			return nil, fmt.Errorf("store: load membership cache of profile %d: %w", profileID, err)
+		}
+		if g.LastMembershipUpdated, err = parseTime(lmu); err != nil {
+			return nil, fmt.Errorf("store: load membership cache of profile %d: %w", profileID, err)
+		}
+		if g.MemberIDs, err = unpackIDs(packed); err != nil {
+			return nil, fmt.Errorf("store: load membership cache of profile %d group %s: %w", profileID, g.GroupID, err)
+		}
+		out[g.GroupID] = g
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load membership cache of profile %d: %w", profileID, err)
+	}
+	return out, nil
+}
+
+// ReplaceMemberCache replaces a profile's whole membership cache in one
+// transaction (one row per group, member ids packed).
+func (s *Store) ReplaceMemberCache(ctx context.Context, profileID int64, groups []CachedGroup) error {
+	return s.write(ctx, "replace membership cache", func(tx *sqlx.Tx) error {
+		if err := s.ensureProfile(ctx, tx, profileID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM member_cache WHERE profile_id = ?`, profileID); err != nil {
+			return fmt.Errorf("store: replace membership cache of profile %d: %w", profileID, err)
+		}
+		stmt, err := tx.PrepareContext(ctx, `
+			INSERT INTO member_cache (profile_id, group_id, last_membership_updated, member_ids) VALUES (?, ?, ?, ?)
+			ON CONFLICT (profile_id, group_id) DO UPDATE SET last_membership_updated = excluded.last_membership_updated,
+				member_ids = excluded.member_ids`)
+		if err != nil {
+			return fmt.Errorf("store: replace membership cache of profile %d: %w", profileID, err)
+		}
+		defer stmt.Close()
+		var buf []byte
+		for _, g := range groups {
+			buf = packIDs(buf[:0], g.MemberIDs)
+			if _, err := stmt.ExecContext(ctx, profileID, g.GroupID, fmtTime(g.LastMembershipUpdated), buf); err != nil {
+				return fmt.Errorf("store: replace membership cache of profile %d group %s: %w", profileID, g.GroupID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// packIDs encodes ids as a count followed by (length, bytes) pairs, all
+// lengths as uvarints: compact and safe for any id.
+func packIDs(dst []byte, ids []string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
+	for _, id := range ids {
+		dst = binary.AppendUvarint(dst, uint64(len(id)))
+		dst = append(dst, id...)
+	}
+	return dst
+}
+
+var errBadPacked = errors.New("corrupt packed member ids")
+
+func unpackIDs(b []byte) ([]string, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadPacked
+	}
+	b = b[k:]
+	ids := make([]string, 0, n)
+	for range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, errBadPacked
+		}
+		ids = append(ids, string(b[k:k+int(l)]))
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, errBadPacked
+	}
+	return ids, nil
+}
