@@ -1,0 +1,17 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/dirsync/dirsync/web"
+)
+
+// logout ends the session (POST only, so another site cannot log an admin
+// out with a link or image).
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	rs := sessionFrom(r)
+	s.addAudit(r, rs.user, "admin.logout", "")
+	rs.clearLogin()
+	rs.addFlash(web.FlashSuccess, "You have logged out.")
+	s.redirect(w, r, "/login")
+}

@@ -1,0 +1,242 @@
+// Package server is the web console: a chi router with the middleware
+// every page shares (security headers, request ids, logging, sessions,
+// login, cross-origin protection), the login and first-admin setup flow,
+// and the pages. Routes are listed in routes.go; each page or action has
+// its own file; handlers are methods on Server and reach the rest of the
+// program only through the small interfaces declared here.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/dirsync/dirsync/internal/auth"
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Config configures the console.
+type Config struct {
+	// PublicURL is the address admins use, such as
+	// https://dirsync.example.com. When it is https, session cookies are
+	// always Secure and its origin is trusted by the cross-origin check
+	// (useful behind a proxy that rewrites Host). Empty: derived per
+	// request.
+	PublicURL string
+	// ListenAddr is the address the caller listens on; it only completes
+	// the setup link logged when there is no admin yet.
+	ListenAddr string
+	// Version is shown in the footer.
+	Version string
+	// SessionIdle logs an admin out after this long without a request
+	// (default 30 minutes).
+	SessionIdle time.Duration
+	// SessionMax logs an admin out this long after login, however active
+	// (default 12 hours).
+	SessionMax time.Duration
+	// Logger receives request logs and errors (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now); tests inject their own.
+	Now func() time.Time
+	// Argon are the password-hashing costs for new hashes (default
+	// auth.DefaultParams; tests use auth.TestParams).
+	Argon auth.Params
+	// Throttle overrides the failed-login limits (zero: auth's defaults).
+	Throttle auth.ThrottleConfig
+}
+
+// AdminStore is what the login and setup pages need.
+type AdminStore interface {
+	CountAdmins(ctx context.Context) (int, error)
+	CreateAdmin(ctx context.Context, username, passwordHash string) (store.Admin, error)
+	GetAdmin(ctx context.Context, username string) (store.Admin, error)
+	SetAdminPassword(ctx context.Context, username, passwordHash string) error
+	TouchAdminLogin(ctx context.Context, id int64, at time.Time) error
+}
+
+// SettingsStore is what the settings page needs.
+type SettingsStore interface {
+	LoadSettings(ctx context.Context, profileID int64) (config.Settings, error)
+	SaveSettings(ctx context.Context, profileID int64, st config.Settings) (store.SettingsChange, error)
+}
+
+// AuditLog records who changed what.
+type AuditLog interface {
+	AddAudit(ctx context.Context, e store.AuditEntry) error
+}
+
+// KeyDeriver derives keys from the master key (session cookie keys).
+type KeyDeriver interface {
+	DeriveKey(purpose string, n int) []byte
+}
+
+// Store is everything the console needs from storage; *store.Store
+// satisfies it.
+type Store interface {
+	AdminStore
+	SettingsStore
+	AuditLog
+	KeyDeriver
+}
+
+// Server is the console. Create it with New.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	public   *url.URL // nil when Config.PublicURL is empty
+	admins   AdminStore
+	settings SettingsStore
+	audit    AuditLog
+	cookies  *sessions.CookieStore
+	throttle *auth.Throttle
+	// dummyHash is verified against when a user name does not exist, so a
+	// login takes as long for unknown names as for wrong passwords.
+	dummyHash string
+
+	setupMu    sync.Mutex
+	setupToken string // "" once an admin exists
+}
+
+// New builds the console. When no admin exists it creates a one-time setup
+// token and logs the link that opens the first-admin page.
+func New(cfg Config, st Store) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("server: nil store")
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = 12 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Argon == (auth.Params{}) {
+		cfg.Argon = auth.DefaultParams
+	}
+	if cfg.Throttle.Now == nil {
+		cfg.Throttle.Now = cfg.Now
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		admins:   st,
+		settings: st,
+		audit:    st,
+		throttle: auth.NewThrottle(cfg.Throttle),
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("server: public URL %q must be an absolute http(s) URL", cfg.PublicURL)
+		}
+		s.public = u
+	}
+	hashKey, blockKey := st.DeriveKey("session-hash", 32), st.DeriveKey("session-block", 32)
+	if len(hashKey) != 32 || len(blockKey) != 32 {
+		return nil, errors.New("server: the store returned session keys of the wrong length")
+	}
+	s.cookies = sessions.NewCookieStore(hashKey, blockKey)
+	// The cookie's own signature expires a little after the longest
+	// session; the session's timestamps decide the real expiry.
+	s.cookies.MaxAge(int((cfg.SessionMax + time.Hour) / time.Second))
+	dummy, err := auth.Hash("dirsync-dummy-password", cfg.Argon)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.dummyHash = dummy
+
+	n, err := st.CountAdmins(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("server: count admins: %w", err)
+	}
+	if n == 0 {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("server: setup token: %w", err)
+		}
+		s.setupToken = base64.RawURLEncoding.EncodeToString(b)
+		s.log.Info("no admin yet: open " + s.baseURLForLog() + "/setup?token=" + s.setupToken + " to create the first admin")
+	}
+	return s, nil
+}
+
+// SetupToken returns the one-time token of the first-admin page, or ""
+// once an admin exists.
+func (s *Server) SetupToken() string {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	return s.setupToken
+}
+
+// baseURLForLog is PublicURL, or http://<listen address> with a
+// wildcard host replaced by localhost.
+func (s *Server) baseURLForLog() string {
+	if s.public != nil {
+		return s.public.String()
+	}
+	addr := s.cfg.ListenAddr
+	if addr == "" {
+		return "http://localhost"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Handler returns the console's HTTP handler: the router wrapped in
+// cross-origin protection, so every state-changing request from another
+// site is refused before any handler runs.
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	if s.public != nil {
+		// Behind a proxy that rewrites Host, the browser's Origin is the
+		// public URL's.
+		if err := cop.AddTrustedOrigin(s.public.Scheme + "://" + s.public.Host); err != nil {
+			s.log.Warn("public URL not usable as a trusted origin", "err", err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	// Headers and request ids wrap the check so its refusals carry them too.
+	return s.requestID(s.securityHeaders(s.logRequests(cop.Handler(s.routes()))))
+}
+
+func (s *Server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+	http.Error(w, "cross-origin request refused: this form must be sent from the dirsync console itself", http.StatusForbidden)
+}
+
+// remoteAddr is the client's IP as the TCP connection shows it.
+// X-Forwarded-For is not trusted: behind a proxy every client shares the
+// proxy's address, which makes the per-address throttle stricter, never
+// weaker.
+func remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

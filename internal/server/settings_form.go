@@ -1,0 +1,192 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/web"
+)
+
+// Form field names that are not config field paths.
+const (
+	formBWURL          = "bitwarden.url"
+	formRemoveDisabled = "sync.removeDisabled"
+	formOverwrite      = "sync.overwriteExisting"
+	formLargeImport    = "sync.largeImport"
+	formGroups         = "sync.groups"
+)
+
+// settingsSlots are the settings page's error slots, in page order. Each
+// is a config field path.
+var settingsSlots = []string{
+	config.FieldDirectoryType, config.FieldOktaOrgURL, config.FieldOktaToken,
+	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
+	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
+	config.FieldOktaConcurrency, config.FieldOktaShare,
+}
+
+// slotOf maps a form field name to the error slot that explains it.
+func slotOf(name string) string {
+	switch name {
+	case formBWURL:
+		return config.FieldBWServer
+	case formGroups:
+		return config.FieldUsersGroups
+	}
+	for _, f := range settingsSlots {
+		if f == name {
+			return f
+		}
+	}
+	return ""
+}
+
+const maxFormBytes = 64 << 10
+
+// parseForm reads a urlencoded POST body of at most 64 KiB.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	return r.ParseForm()
+}
+
+// settingsView shows stored settings in the form. Secrets appear only as
+// "set" or "not set".
+func settingsView(st config.Settings) web.SettingsForm {
+	f := web.SettingsForm{
+		DirectoryType:     st.Directory.Type,
+		OrgURL:            st.Directory.Okta.OrgURL,
+		TokenSet:          st.Directory.Okta.Token.IsSet(),
+		ClientID:          st.Bitwarden.ClientID,
+		SecretSet:         st.Bitwarden.ClientSecret.IsSet(),
+		Interval:          strconv.Itoa(st.Sync.IntervalMinutes),
+		RemoveDisabled:    st.Sync.RemoveDisabled,
+		OverwriteExisting: st.Sync.OverwriteExisting,
+		LargeImport:       st.Sync.LargeImport,
+		Users:             st.Sync.Users,
+		UserFilter:        st.Sync.UserFilter,
+		Groups:            st.Sync.Groups,
+		GroupFilter:       st.Sync.GroupFilter,
+		Concurrency:       strconv.Itoa(st.Directory.Okta.Concurrency),
+		RateLimitShare:    strconv.FormatFloat(st.Directory.Okta.RateLimitShare, 'g', -1, 64),
+	}
+	switch st.Bitwarden.Server {
+	case config.ServerUS, "":
+		f.Server = web.ServerChoiceUS
+	case config.ServerEU:
+		f.Server = web.ServerChoiceEU
+	default:
+		f.Server, f.SelfURL = web.ServerChoiceSelf, st.Bitwarden.Server
+	}
+	return f
+}
+
+// settingsFromForm reads the posted form over the stored settings: an
+// empty secret field keeps the stored secret. It returns the settings
+// (normalized), the form as typed (for showing it again, without secret
+// values) and every problem by field path, from parsing and from
+// config's Validate.
+func settingsFromForm(form url.Values, stored config.Settings) (config.Settings, web.SettingsForm, web.FormErrors) {
+	errs := web.FormErrors{}
+	get := func(k string) string { return strings.TrimSpace(form.Get(k)) }
+	on := func(k string) bool { return form.Get(k) != "" }
+
+	st := stored
+	st.Directory.Type = get(config.FieldDirectoryType)
+	st.Directory.Okta.OrgURL = get(config.FieldOktaOrgURL)
+	if tok := get(config.FieldOktaToken); tok != "" {
+		st.Directory.Okta.Token = config.Secret(tok)
+	}
+	st.Bitwarden.ClientID = get(config.FieldBWClientID)
+	if sec := get(config.FieldBWClientSecret); sec != "" {
+		st.Bitwarden.ClientSecret = config.Secret(sec)
+	}
+	choice, selfURL := get(config.FieldBWServer), get(formBWURL)
+	switch choice {
+	case web.ServerChoiceUS, web.ServerChoiceEU:
+		st.Bitwarden.Server = choice
+	case web.ServerChoiceSelf:
+		st.Bitwarden.Server = selfURL
+		if selfURL == "" {
+			errs[config.FieldBWServer] = "enter your self-hosted server's base URL, such as https://vault.example.com"
+		}
+	default:
+		errs[config.FieldBWServer] = "choose US, EU or Self-hosted"
+	}
+
+	interval := get(config.FieldInterval)
+	if n, err := strconv.Atoi(interval); err != nil {
+		errs[config.FieldInterval] = "enter a whole number of minutes, such as 15"
+	} else {
+		st.Sync.IntervalMinutes = n
+	}
+	st.Sync.RemoveDisabled = on(formRemoveDisabled)
+	st.Sync.OverwriteExisting = on(formOverwrite)
+	st.Sync.LargeImport = on(formLargeImport)
+	st.Sync.Users = on(config.FieldUsersGroups)
+	st.Sync.Groups = on(formGroups)
+	st.Sync.UserFilter = get(config.FieldUserFilter)
+	st.Sync.GroupFilter = get(config.FieldGroupFilter)
+
+	// Empty advanced fields mean "use the default" (Normalize fills it).
+	conc := get(config.FieldOktaConcurrency)
+	st.Directory.Okta.Concurrency = 0
+	if conc != "" {
+		if n, err := strconv.Atoi(conc); err != nil {
+			errs[config.FieldOktaConcurrency] = "enter a whole number from 1 to 32"
+		} else {
+			st.Directory.Okta.Concurrency = n
+		}
+	}
+	share := get(config.FieldOktaShare)
+	st.Directory.Okta.RateLimitShare = 0
+	if share != "" {
+		if x, err := strconv.ParseFloat(share, 64); err != nil {
+			errs[config.FieldOktaShare] = "enter a decimal number above 0 and at most 1, such as 0.5"
+		} else {
+			st.Directory.Okta.RateLimitShare = x
+		}
+	}
+
+	st.Normalize()
+	if err := st.Validate(true); err != nil {
+		if fe, ok := err.(config.FieldErrors); ok {
+			for k, v := range fe {
+				if _, dup := errs[k]; !dup {
+					errs[k] = v
+				}
+			}
+		} else {
+			errs["form"] = err.Error()
+		}
+	}
+
+	view := web.SettingsForm{
+		DirectoryType:     get(config.FieldDirectoryType),
+		OrgURL:            get(config.FieldOktaOrgURL),
+		TokenSet:          stored.Directory.Okta.Token.IsSet(),
+		TokenTyped:        get(config.FieldOktaToken) != "",
+		Server:            choice,
+		SelfURL:           selfURL,
+		ClientID:          get(config.FieldBWClientID),
+		SecretSet:         stored.Bitwarden.ClientSecret.IsSet(),
+		SecretTyped:       get(config.FieldBWClientSecret) != "",
+		Interval:          interval,
+		RemoveDisabled:    st.Sync.RemoveDisabled,
+		OverwriteExisting: st.Sync.OverwriteExisting,
+		LargeImport:       st.Sync.LargeImport,
+		Users:             st.Sync.Users,
+		UserFilter:        get(config.FieldUserFilter),
+		Groups:            st.Sync.Groups,
+		GroupFilter:       get(config.FieldGroupFilter),
+		Concurrency:       conc,
+		RateLimitShare:    share,
+		Errors:            errs,
+	}
+	if len(errs) == 0 {
+		view.Errors = nil
+	}
+	return st, view, errs
+}

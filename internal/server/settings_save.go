@@ -1,0 +1,47 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/web"
+)
+
+// settingsSave is POST /settings: validate everything, show every problem
+// next to its field (422, nothing stored), or save, audit the names of
+// the changed fields and go back to the page.
+func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	stored, err := s.loadSettings(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	st, view, errs := settingsFromForm(r.PostForm, stored.Settings)
+	if len(errs) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, s.settingsPage(r, stored), web.SettingsPage(view))
+		return
+	}
+	change, err := s.settings.SaveSettings(r.Context(), store.DefaultProfile, st)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	detail := "no changes"
+	if len(change.Fields) > 0 {
+		detail = "changed: " + strings.Join(change.Fields, ", ")
+	}
+	s.addAudit(r, sessionFrom(r).user, "settings.saved", detail)
+	msg := "Settings saved"
+	// The first save always starts with an empty cache; say so only
+	// when an existing setup was pointed elsewhere.
+	if change.CacheCleared && stored.Found {
+		msg += " — the sync cache was cleared because the directory/organization changed"
+	}
+	s.flash(r, web.FlashSuccess, msg)
+	s.redirect(w, r, "/settings")
+}
