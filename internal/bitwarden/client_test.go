@@ -687,3 +687,72 @@ func TestTimeoutBoundsARequest(t *testing.T) {
 		t.Errorf("took %v; the timeout did not apply", d)
 	}
 }
+
+func TestListMembersFollowsContinuationTokens(t *testing.T) {
+	tests := []struct {
+		name      string
+		pages     map[string]string // continuationToken query → answer
+		wantIDs   []string
+		wantError string
+	}{
+		{
+			name: "two pages",
+			pages: map[string]string{
+				"":   `{"object":"list","data":[{"object":"member","id":"m1","email":"a@x.com","type":2,"status":0,"userId":null,"externalId":"a"}],"continuationToken":"c1"}`,
+				"c1": `{"object":"list","data":[{"object":"member","id":"m2","email":"b@x.com","type":0,"status":2,"userId":"u2","externalId":null}],"continuationToken":null}`,
+			},
+			wantIDs: []string{"m1", "m2"},
+		},
+		{
+			name: "repeated token",
+			pages: map[string]string{
+				"":   `{"object":"list","data":[],"continuationToken":"c1"}`,
+				"c1": `{"object":"list","data":[],"continuationToken":"c1"}`,
+			},
+			wantError: "repeated a continuation token",
+		},
+		{
+			name:      "not a list",
+			pages:     map[string]string{"": `<html>`},
+			wantError: "decode list",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /identity/connect/token", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"access_token":"tok","expires_in":3600,"token_type":"Bearer"}`)
+			})
+			mux.HandleFunc("GET /api/public/members", func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, tt.pages[r.URL.Query().Get("continuationToken")])
+			})
+			ts := httptest.NewServer(mux)
+			t.Cleanup(ts.Close)
+			c, err := bitwarden.New(bitwarden.Config{Server: ts.URL, ClientID: bwtest.DefaultClientID, ClientSecret: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms, err := c.ListMembers(context.Background())
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("error = %v, want %q", err, tt.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, m := range ms {
+				ids = append(ids, m.ID)
+			}
+			if !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("ids = %v, want %v", ids, tt.wantIDs)
+			}
+			if ms[0].UserID != "" || ms[0].ExternalID != "a" || ms[1].UserID != "u2" || ms[1].ExternalID != "" || ms[1].Type != bitwarden.MemberTypeOwner {
+				t.Errorf("members = %+v", ms)
+			}
+		})
+	}
+}
