@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	gosync "sync"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden"
@@ -31,16 +30,16 @@ const (
 	TriggerApproval = "approval"
 )
 
-// Run statuses.
+// Run statuses (the store's, re-exported for callers of the engine).
 const (
-	StatusRunning     = "running"
-	StatusSuccess     = "success"
-	StatusUnchanged   = "unchanged"
-	StatusFailed      = "failed"
-	StatusHeld        = "held"
-	StatusDryRun      = "dry-run"
-	StatusInterrupted = "interrupted"
-	StatusDiscarded   = "discarded"
+	StatusRunning     = store.StatusRunning
+	StatusSuccess     = store.StatusSuccess
+	StatusUnchanged   = store.StatusUnchanged
+	StatusFailed      = store.StatusFailed
+	StatusHeld        = store.StatusHeld
+	StatusDryRun      = store.StatusDryRun
+	StatusInterrupted = store.StatusInterrupted
+	StatusDiscarded   = store.StatusDiscarded
 )
 
 // Mode says how far a run goes.
@@ -65,6 +64,7 @@ type Store interface {
 	CreateRun(ctx context.Context, r *store.Run) error
 	FinishRun(ctx context.Context, r *store.Run) error
 	AcquireRunLock(ctx context.Context, profileID int64, holder string, ttl time.Duration) (*store.RunLock, error)
+	MarkInterruptedRuns(ctx context.Context, profileID int64, holderAlive func(holder string) bool) (int, error)
 }
 
 // Pusher sends an import to Bitwarden.
@@ -86,7 +86,7 @@ type Engine struct {
 	Now func() time.Time
 	// Holder names this process in the run lock.
 	Holder string
-	// LockTTL is the run lock's lease; it is refreshed during a run.
+	// LockTTL is the run lock's lease; the lock refreshes it during a run.
 	LockTTL time.Duration
 	// FullReadEvery forces a read without the membership cache this often.
 	FullReadEvery time.Duration
@@ -196,11 +196,13 @@ func (e *Engine) Run(ctx context.Context, profileID int64, opts Options) (*Resul
 			}
 			return res, fmt.Errorf("sync: take the run lock: %w", lerr)
 		}
-		stopRefresh := e.keepLock(ctx, lock)
-		defer func() {
-			stopRefresh()
-			_ = lock.Release(context.WithoutCancel(ctx))
-		}()
+		// The lock refreshes its own lease until released.
+		defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+		// Holding the lease, any run still marked running is a dead one.
+		if n, merr := e.store.MarkInterruptedRuns(ctx, profileID, nil); merr == nil && n > 0 {
+			log.Warn("marked runs of a stopped process as interrupted", "runs", n)
+		}
+		res.Run.Holder = e.Holder
 		if cerr := e.store.CreateRun(ctx, &res.Run); cerr != nil {
 			return res, fmt.Errorf("sync: record run: %w", cerr)
 		}
@@ -476,29 +478,6 @@ func (e *Engine) push(ctx context.Context, s config.Settings, plan *Plan, emit f
 		}
 	}
 	return nil
-}
-
-// keepLock refreshes the run lock until the returned func is called.
-func (e *Engine) keepLock(ctx context.Context, l *store.RunLock) func() {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg gosync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(e.LockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
-					e.Logger.Warn("could not refresh the run lock", "error", err)
-				}
-			}
-		}
-	}()
-	return func() { cancel(); wg.Wait() }
 }
 
 // ClearCache forgets the pushed hash and the read caches: the next sync

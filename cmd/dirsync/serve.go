@@ -1,0 +1,5 @@
+package main
+
+func (e *env) cmdServe(args []string) error {
+	return usagef("serve: not built yet")
+}
