@@ -1,0 +1,319 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/config"
+)
+
+const (
+	testToken  = "00aBcDeF-okta-token-value-Zz9876543210"
+	testSecret = "bw-client-secret-QwErTy-1234567890"
+)
+
+func sampleSettings() config.Settings {
+	st := config.Defaults()
+	st.Directory.Okta.OrgURL = "https://acme.okta.com"
+	st.Directory.Okta.Token = testToken
+	st.Bitwarden.ClientID = "organization.1b2c3d4e-0000-1111-2222-333344445555"
+	st.Bitwarden.ClientSecret = testSecret
+	st.Sync.UserFilter = "include:a@x.com"
+	st.Sync.GroupFilter = `|type eq "OKTA_GROUP"`
+	st.Sync.IntervalMinutes = 15
+	return st
+}
+
+func TestLoadSettingsNotFound(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.LoadSettings(ctx, DefaultProfile); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LoadSettings before save: err = %v, want ErrNotFound", err)
+	}
+	// A profile row created by something else (schedule) still has no settings.
+	if err := s.SetSchedule(ctx, DefaultProfile, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadSettings(ctx, DefaultProfile); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LoadSettings with only a schedule: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSettingsRoundTrip(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	want := sampleSettings()
+	want.Sync.RemoveDisabled, want.Sync.LargeImport, want.Directory.Okta.Concurrency = true, true, 7
+	ch, err := s.SaveSettings(ctx, DefaultProfile, want)
+	if err != nil {
+		t.Fatalf("SaveSettings: %v", err)
+	}
+	if !ch.DirectoryChanged || !ch.OrganizationChanged || !ch.CacheCleared || len(ch.Fields) == 0 {
+		t.Errorf("first save change = %+v", ch)
+	}
+	got, err := s.LoadSettings(ctx, DefaultProfile)
+	if err != nil {
+		t.Fatalf("LoadSettings: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %#v\nwant %#v", got, want)
+	}
+	if got.Directory.Okta.Token.Reveal() != testToken || got.Bitwarden.ClientSecret.Reveal() != testSecret {
+		t.Errorf("secrets not restored")
+	}
+
+	// Saving the same settings again changes nothing.
+	ch, err = s.SaveSettings(ctx, DefaultProfile, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Changed() || ch.CacheCleared || ch.DirectoryChanged || ch.OrganizationChanged {
+		t.Errorf("unchanged save reported %+v", ch)
+	}
+
+	// An empty secret deletes it.
+	noSecret := want
+	noSecret.Bitwarden.ClientSecret = ""
+	ch, err = s.SaveSettings(ctx, DefaultProfile, noSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ch.Fields, []string{config.FieldBWClientSecret}) {
+		t.Errorf("fields = %v", ch.Fields)
+	}
+	var n int
+	if err := s.DB().Get(&n, `SELECT count(*) FROM secrets WHERE name = ?`, config.FieldBWClientSecret); err != nil || n != 0 {
+		t.Errorf("client secret row count = %d (%v), want 0", n, err)
+	}
+	got, err = s.LoadSettings(ctx, DefaultProfile)
+	if err != nil || got.Bitwarden.ClientSecret.IsSet() || got.Directory.Okta.Token.Reveal() != testToken {
+		t.Errorf("after deleting the client secret: %v, secret set %v", err, got.Bitwarden.ClientSecret.IsSet())
+	}
+
+	// Profiles are separate.
+	if _, err := s.LoadSettings(ctx, 2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("profile 2: %v", err)
+	}
+}
+
+func TestSecretsNotStoredInClear(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "d.db")
+	s := openAt(t, dbPath, writeKey(t, dir, "k", randKey(t), "hex"))
+	ctx := context.Background()
+	if _, err := s.SaveSettings(ctx, DefaultProfile, sampleSettings()); err != nil {
+		t.Fatal(err)
+	}
+	// Check the WAL before a checkpoint and the main file after closing.
+	check := func(when string) {
+		for _, p := range []string{dbPath, dbPath + "-wal"} {
+			b, err := os.ReadFile(p)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range []string{testToken, testSecret, config.RedactedSecret} {
+				if bytes.Contains(b, []byte(secret)) {
+					t.Errorf("%s: %s contains %q in clear", when, filepath.Base(p), secret)
+				}
+			}
+			if when == "after close" && p == dbPath && !bytes.Contains(b, []byte("acme.okta.com")) {
+				t.Errorf("sanity: the non-secret org URL should be in the file")
+			}
+		}
+	}
+	check("before close")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("after close")
+}
+
+func TestCiphertextMovedToAnotherRowFails(t *testing.T) {
+	cases := []struct {
+		name string
+		move string
+	}{
+		{"other name", `UPDATE secrets SET nonce = (SELECT nonce FROM secrets WHERE profile_id = 1 AND name = 'okta.token'),
+			ciphertext = (SELECT ciphertext FROM secrets WHERE profile_id = 1 AND name = 'okta.token')
+			WHERE profile_id = 1 AND name = 'bitwarden.clientSecret'`},
+		{"other profile", `INSERT INTO profiles (id, settings, created_at, updated_at)
+				SELECT 2, settings, created_at, updated_at FROM profiles WHERE id = 1;
+			INSERT INTO secrets (profile_id, name, nonce, ciphertext, updated_at)
+				SELECT 2, name, nonce, ciphertext, updated_at FROM secrets WHERE profile_id = 1`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			if _, err := s.SaveSettings(ctx, DefaultProfile, sampleSettings()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DB().Exec(tc.move); err != nil {
+				t.Fatal(err)
+			}
+			profile := DefaultProfile
+			if tc.name == "other profile" {
+				profile = 2
+			}
+			got, err := s.LoadSettings(ctx, profile)
+			if !errors.Is(err, ErrKeyMismatch) {
+				t.Fatalf("LoadSettings err = %v, want ErrKeyMismatch", err)
+			}
+			if got.Bitwarden.ClientSecret.Reveal() == testToken {
+				t.Errorf("the moved ciphertext opened")
+			}
+			if got.Directory.Okta.OrgURL != "https://acme.okta.com" {
+				t.Errorf("non-secret settings not returned with the error")
+			}
+		})
+	}
+}
+
+func TestWrongKey(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "d.db")
+	keyA := writeKey(t, dir, "a.key", randKey(t), "base64")
+	keyB := writeKey(t, dir, "b.key", randKey(t), "base64")
+	ctx := context.Background()
+
+	s, err := Open(ctx, dbPath, Options{KeyFile: keyA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveSettings(ctx, DefaultProfile, sampleSettings()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s2 := openAt(t, dbPath, keyB)
+	if !s2.KeyInfo().Mismatch {
+		t.Errorf("KeyInfo.Mismatch = false with a replaced key")
+	}
+	got, err := s2.LoadSettings(ctx, DefaultProfile)
+	if !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("LoadSettings err = %v, want ErrKeyMismatch", err)
+	}
+	for _, want := range []string{"secret key does not match", "restore secret.key or re-enter the secrets"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if got.Directory.Okta.Token.IsSet() || got.Directory.Okta.OrgURL == "" {
+		t.Errorf("with a wrong key: token set %v, org %q", got.Directory.Okta.Token.IsSet(), got.Directory.Okta.OrgURL)
+	}
+
+	// Re-entering the secrets re-seals them with the new key.
+	ch, err := s2.SaveSettings(ctx, DefaultProfile, sampleSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ch.Fields, []string{config.FieldOktaToken, config.FieldBWClientSecret}) {
+		t.Errorf("re-entered secrets: fields = %v", ch.Fields)
+	}
+	got, err = s2.LoadSettings(ctx, DefaultProfile)
+	if err != nil || got.Directory.Okta.Token.Reveal() != testToken {
+		t.Errorf("after re-entering: %v", err)
+	}
+}
+
+func TestSaveSettingsChanges(t *testing.T) {
+	cases := []struct {
+		name      string
+		mutate    func(*config.Settings)
+		fields    []string
+		dir, org  bool
+		clearsTmp bool
+	}{
+		{"nothing", func(*config.Settings) {}, nil, false, false, false},
+		{"org url", func(s *config.Settings) { s.Directory.Okta.OrgURL = "https://other.okta.com" },
+			[]string{config.FieldOktaOrgURL}, true, false, true},
+		{"client id", func(s *config.Settings) { s.Bitwarden.ClientID = "organization.ffff" },
+			[]string{config.FieldBWClientID}, false, true, true},
+		{"server", func(s *config.Settings) { s.Bitwarden.Server = config.ServerEU },
+			[]string{config.FieldBWServer}, false, true, true},
+		{"token only", func(s *config.Settings) { s.Directory.Okta.Token = "new-token" },
+			[]string{config.FieldOktaToken}, false, false, false},
+		{"client secret only", func(s *config.Settings) { s.Bitwarden.ClientSecret = "new" },
+			[]string{config.FieldBWClientSecret}, false, false, false},
+		{"sync options", func(s *config.Settings) {
+			s.Sync.IntervalMinutes = 60
+			s.Sync.OverwriteExisting = true
+			s.Sync.Groups = false
+			s.Sync.UserFilter = ""
+			s.Directory.Okta.RateLimitShare = 0.25
+		}, []string{config.FieldOktaShare, config.FieldInterval, "sync.overwriteExisting", "sync.groups", config.FieldUserFilter}, false, false, false},
+		{"both", func(s *config.Settings) {
+			s.Directory.Okta.OrgURL = "https://b.okta.com"
+			s.Bitwarden.ClientID = "organization.b"
+		}, []string{config.FieldOktaOrgURL, config.FieldBWClientID}, true, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			base := sampleSettings()
+			if _, err := s.SaveSettings(ctx, DefaultProfile, base); err != nil {
+				t.Fatal(err)
+			}
+			// Fill the cache so that clearing is visible.
+			now := time.Now()
+			if err := s.SaveSyncState(ctx, SyncState{ProfileID: DefaultProfile, Hash: "abc", LastBody: []byte{1}, LastFullReadAt: &now, LastRunAt: &now}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ReplaceMemberCache(ctx, DefaultProfile, []CachedGroup{{GroupID: "g", MemberIDs: []string{"u"}}}); err != nil {
+				t.Fatal(err)
+			}
+			next := base
+			tc.mutate(&next)
+			ch, err := s.SaveSettings(ctx, DefaultProfile, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(ch.Fields, tc.fields) || ch.DirectoryChanged != tc.dir || ch.OrganizationChanged != tc.org || ch.CacheCleared != tc.clearsTmp {
+				t.Errorf("change = %+v, want fields %v dir %v org %v cleared %v", ch, tc.fields, tc.dir, tc.org, tc.clearsTmp)
+			}
+			st, err := s.GetSyncState(ctx, DefaultProfile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc, err := s.LoadMemberCache(ctx, DefaultProfile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cleared := st.Hash == "" && st.LastBody == nil && st.LastFullReadAt == nil && len(mc) == 0
+			kept := st.Hash == "abc" && st.LastBody != nil && st.LastFullReadAt != nil && len(mc) == 1
+			if tc.clearsTmp && !cleared || !tc.clearsTmp && !kept {
+				t.Errorf("cache state: hash %q body %v fullRead %v groups %d; want cleared=%v", st.Hash, st.LastBody, st.LastFullReadAt, len(mc), tc.clearsTmp)
+			}
+			if st.LastRunAt == nil {
+				t.Errorf("clearing the cache must keep run times")
+			}
+			got, err := s.LoadSettings(ctx, DefaultProfile)
+			if err != nil || !reflect.DeepEqual(got, next) {
+				t.Errorf("stored settings = %+v (%v), want %+v", got, err, next)
+			}
+		})
+	}
+}
+
+func TestSaveSettingsRollsBackOnError(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.SaveSettings(ctx, DefaultProfile, sampleSettings()); err == nil {
+		t.Fatal("SaveSettings with a cancelled context succeeded")
+	}
+	if _, err := s.LoadSettings(context.Background(), DefaultProfile); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after a failed save: %v, want ErrNotFound", err)
+	}
+}
