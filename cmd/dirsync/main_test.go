@@ -263,4 +263,3 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("reset unknown: exit %d %s", code, stderr)
 	}
 }
-
