@@ -15,9 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -161,7 +159,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		cfg: cfg, base: cfg.OrgURL, baseURL: u, http: &hc, log: log,
-		limits: &limiter{buckets: map[string]*bucketState{}, share: cfg.RateLimitShare, now: cfg.Now},
+		limits: newLimiter(cfg.RateLimitShare, cfg.Now),
 	}, nil
 }
 
@@ -176,118 +174,6 @@ type run struct {
 	retries        atomic.Int64
 	rateLimitWaits atomic.Int64
 	rateLimitWait  atomic.Int64 // nanoseconds
-}
-
-// limiter holds the rate-limit state per bucket.
-type limiter struct {
-	mu      sync.Mutex
-	buckets map[string]*bucketState
-	share   float64
-	now     func() time.Time
-}
-
-type bucketState struct {
-	// until is the local time before which no request may be sent.
-	until time.Time
-}
-
-// wait blocks until the bucket may be used.
-func (l *limiter) wait(ctx context.Context, bucket string) error {
-	for {
-		l.mu.Lock()
-		b := l.buckets[bucket]
-		var d time.Duration
-		if b != nil {
-			d = b.until.Sub(l.now())
-		}
-		l.mu.Unlock()
-		if d <= 0 {
-			return nil
-		}
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-}
-
-// blocked reports whether the bucket is paused now.
-func (l *limiter) blocked(bucket string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[bucket]
-	return b != nil && b.until.After(l.now())
-}
-
-// rateHeaders are the X-Rate-Limit-* values of one answer.
-type rateHeaders struct {
-	limit, remaining int // -1 when absent
-	reset            time.Time
-	ok               bool
-}
-
-func readRateHeaders(h http.Header, localNow time.Time) rateHeaders {
-	rh := rateHeaders{limit: -1, remaining: -1}
-	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Limit")); err == nil {
-		rh.limit = v
-	}
-	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Remaining")); err == nil {
-		rh.remaining = v
-	}
-	secs, err := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64)
-	if err != nil {
-		return rh
-	}
-	reset := time.Unix(secs, 0)
-	// Okta's clock, not ours, defines the reset: measure the wait against
-	// the answer's Date and apply it to the local clock.
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		reset = localNow.Add(reset.Sub(d))
-	}
-	rh.reset, rh.ok = reset, true
-	return rh
-}
-
-// observe updates a bucket from an answer. After a 429 the bucket pauses
-// until the announced reset plus jitter; otherwise it pauses until the
-// reset once the remaining budget falls to the share others must keep.
-// It returns the pause it started (0 if none).
-func (l *limiter) observe(bucket string, status int, rh rateHeaders, fallback time.Duration) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	var until time.Time
-	switch {
-	case status == http.StatusTooManyRequests:
-		if rh.ok {
-			until = rh.reset
-		} else {
-			until = now.Add(fallback)
-		}
-		until = until.Add(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
-	case rh.ok && rh.limit > 0 && rh.remaining >= 0 &&
-		float64(rh.remaining) <= float64(rh.limit)*(1-l.share):
-		until = rh.reset
-	default:
-		return 0
-	}
-	if until.Sub(now) > maxRateLimitWait {
-		until = now.Add(maxRateLimitWait)
-	}
-	b := l.buckets[bucket]
-	if b == nil {
-		b = &bucketState{}
-		l.buckets[bucket] = b
-	}
-	if !until.After(b.until) || !until.After(now) {
-		return 0
-	}
-	started := until.Sub(now)
-	if b.until.After(now) {
-		// Extending a pause already counted: count only the extension.
-		started = until.Sub(b.until)
-	}
-	b.until = until
-	return started
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -324,7 +210,6 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 			return nil, "", err
 		}
 		items, next, status, err := fetchOnce[T](ctx, c, r, bucket, reqURL)
-		<-r.sem
 		if err == nil {
 			return items, next, nil
 		}
@@ -337,7 +222,7 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 			if limited > maxRateLimitRetries {
 				return nil, "", err
 			}
-			c.log.Warn("okta: rate limited; waiting for the reset", "path", path, "bucket", bucket)
+			c.log.Warn("okta: rate limited (429); waiting for the reset", "path", path, "bucket", bucket)
 			r.retries.Add(1)
 			continue // acquire waits for the bucket's reset
 		case retryable(status, err):
@@ -360,22 +245,19 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 	}
 }
 
-// acquire waits for the bucket and a concurrency slot.
+// acquire reserves a place in the bucket's budget, then a concurrency
+// slot. The bucket comes first so that a paused bucket does not hold a
+// slot that another bucket's request could use.
 func (c *Client) acquire(ctx context.Context, r *run, bucket string) error {
-	for {
-		if err := c.limits.wait(ctx, bucket); err != nil {
-			return err
-		}
-		select {
-		case r.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		// The bucket may have paused while this request waited for a slot.
-		if !c.limits.blocked(bucket) {
-			return nil
-		}
-		<-r.sem
+	if err := c.limits.acquire(ctx, r, bucket); err != nil {
+		return err
+	}
+	select {
+	case r.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		c.limits.release(r, bucket, 0, rateHeaders{})
+		return ctx.Err()
 	}
 }
 
@@ -415,6 +297,15 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 		}
 	}()
 	resp, err := c.http.Do(req)
+	released := false
+	release := func(st int, rh rateHeaders) {
+		if !released {
+			released = true
+			c.limits.release(r, bucket, st, rh)
+			<-r.sem
+		}
+	}
+	defer release(0, rateHeaders{})
 	if err != nil {
 		if errors.Is(err, ErrForeignLink) {
 			return nil, "", 0, fmt.Errorf("okta: GET %s: %w", path, err)
@@ -424,10 +315,10 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 	defer resp.Body.Close()
 	rh := readRateHeaders(resp.Header, c.cfg.Now())
 	ev.RateLimitLimit, ev.RateLimitRemaining = rh.limit, rh.remaining
-	if d := c.limits.observe(bucket, resp.StatusCode, rh, c.backoff(0)); d > 0 {
-		r.rateLimitWaits.Add(1)
-		r.rateLimitWait.Add(int64(d))
-		c.log.Info("okta: pausing for the rate limit", "bucket", bucket, "wait", d, "status", resp.StatusCode, "remaining", rh.remaining, "limit", rh.limit)
+	if resp.StatusCode != http.StatusOK {
+		// An error answer's body is small: release the bucket now so that
+		// waiters learn of a 429 at once.
+		release(resp.StatusCode, rh)
 	}
 	if resp.StatusCode != http.StatusOK {
 		apiErr := c.apiError(resp, u)
@@ -437,6 +328,12 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 		return nil, "", resp.StatusCode, apiErr
 	}
 	items, err = decodeArray[T](resp.Body)
+	if err == nil {
+		// Read to EOF so the connection is reused and the answer is
+		// complete before the next request takes this slot.
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
+	release(resp.StatusCode, rh)
 	if err != nil {
 		if reqCtx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || isNetError(err) {
 			return nil, "", 0, &transportError{err: fmt.Errorf("reading the answer: %w", describeTransport(err, reqCtx, c.cfg.RequestTimeout))}
