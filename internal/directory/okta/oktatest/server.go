@@ -857,4 +857,3 @@ func (s *Server) RemoveMember(groupID, userID string) error {
 		g.LastMembershipUpdated = s.stamp(g.LastMembershipUpdated)
 	})
 }
-
