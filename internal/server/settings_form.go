@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -134,8 +135,9 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	conc := get(config.FieldOktaConcurrency)
 	st.Directory.Okta.Concurrency = 0
 	if conc != "" {
-		if n, err := strconv.Atoi(conc); err != nil {
-			errs[config.FieldOktaConcurrency] = "enter a whole number from 1 to 32"
+		// 0 would silently mean "default" after Normalize; refuse it here.
+		if n, err := strconv.Atoi(conc); err != nil || n < 1 {
+			errs[config.FieldOktaConcurrency] = fmt.Sprintf("enter a whole number from 1 to %d, or leave it empty for %d", config.MaxConcurrency, config.DefaultConcurrency)
 		} else {
 			st.Directory.Okta.Concurrency = n
 		}
@@ -143,8 +145,8 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	share := get(config.FieldOktaShare)
 	st.Directory.Okta.RateLimitShare = 0
 	if share != "" {
-		if x, err := strconv.ParseFloat(share, 64); err != nil {
-			errs[config.FieldOktaShare] = "enter a decimal number above 0 and at most 1, such as 0.5"
+		if x, err := strconv.ParseFloat(share, 64); err != nil || !(x > 0) {
+			errs[config.FieldOktaShare] = fmt.Sprintf("enter a decimal number above 0 and at most 1, such as 0.5, or leave it empty for %g", config.DefaultRateLimitShare)
 		} else {
 			st.Directory.Okta.RateLimitShare = x
 		}
