@@ -115,8 +115,8 @@ func TestLogin(t *testing.T) {
 	e := newEnv(t, true)
 	tests := []struct {
 		name, user, pw, next string
-		status              int
-		location            string
+		status               int
+		location             string
 	}{
 		{"wrong password", testUser, "not the password!", "", http.StatusUnauthorized, ""},
 		{"unknown user", "nobody", testPassword, "", http.StatusUnauthorized, ""},
