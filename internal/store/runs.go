@@ -217,7 +217,9 @@ func (s *Store) CreateRun(ctx context.Context, r *Run) error {
 
 // FinishRun stores every field of r over the run with r.ID (ErrNotFound if
 // there is none); ProfileID and Holder are kept from creation. Set
-// FinishedAt yourself (a nil FinishedAt clears it).
+// FinishedAt yourself (a nil FinishedAt clears it). Changes, Timings and
+// Held are overwritten too (nil clears them): start from GetRun, not from
+// ListRuns or LastRun, when updating an older run.
 func (s *Store) FinishRun(ctx context.Context, r *Run) error {
 	counts, warnings, changes, timings, held, err := runArgs(r)
 	if err != nil {

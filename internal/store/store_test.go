@@ -281,3 +281,37 @@ func TestTimesRoundTripExactly(t *testing.T) {
 		t.Errorf("not fixed-width/sortable: %q %q", a, b)
 	}
 }
+
+// TestConcurrentFirstOpen opens one new database from several "processes"
+// at once: they must agree on one key file and one schema.
+func TestConcurrentFirstOpen(t *testing.T) {
+	t.Setenv(KeyEnv, "")
+	path := filepath.Join(t.TempDir(), "new", "d.db")
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(context.Background(), path, Options{}) })
+	}
+	wg.Wait()
+	created := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Open %d: %v", i, errs[i])
+		}
+		defer stores[i].Close()
+		if stores[i].KeyInfo().Created {
+			created++
+		}
+		if !bytes.Equal(stores[i].DeriveKey("k", 16), stores[0].DeriveKey("k", 16)) {
+			t.Errorf("store %d uses a different key", i)
+		}
+		if ok, err := stores[i].MigrationsCurrent(context.Background()); !ok || err != nil {
+			t.Errorf("store %d migrations: %v %v", i, ok, err)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d opens created the key, want exactly 1", created)
+	}
+}
