@@ -73,7 +73,7 @@ func (e *env) cmdConfigImport(args []string) error {
 		defer f.Close()
 		r = f
 	}
-	s, keepToken, keepSecret, err := config.ParseFile(io.LimitReader(r, 1<<20))
+	s, keep, err := config.ParseFileKeep(io.LimitReader(r, 1<<20))
 	if err != nil {
 		return &exitError{code: exitBadConf, err: fmt.Errorf("%w\nnothing was saved", err)}
 	}
@@ -82,16 +82,19 @@ func (e *env) cmdConfigImport(args []string) error {
 		return err
 	}
 	defer st.Close()
-	if keepToken || keepSecret {
+	if keep.Token || keep.ClientSecret || keep.Webhooks {
 		saved, err := st.LoadSettings(e.ctx, store.DefaultProfile)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if keepToken {
+		if keep.Token {
 			s.Directory.Okta.Token = saved.Directory.Okta.Token
 		}
-		if keepSecret {
+		if keep.ClientSecret {
 			s.Bitwarden.ClientSecret = saved.Bitwarden.ClientSecret
+		}
+		if keep.Webhooks {
+			s.Alerts.WebhookURLs = saved.Alerts.WebhookURLs
 		}
 	}
 	if err := s.Validate(true); err != nil {

@@ -23,6 +23,53 @@ type Settings struct {
 	Directory Directory `json:"directory"`
 	Bitwarden Bitwarden `json:"bitwarden"`
 	Sync      Sync      `json:"sync"`
+	Guard     Guard     `json:"guard"`
+	Alerts    Alerts    `json:"alerts"`
+}
+
+// Guard is the deletion guard (contract §6): a run that would remove more
+// members than the threshold is held for an admin's approval. The
+// threshold is the smaller of the two limits; 0 turns a limit off, and
+// with both off the guard is off.
+type Guard struct {
+	// MaxRemovals is an absolute count (default 50).
+	MaxRemovals int `json:"maxRemovals"`
+	// MaxRemovalPercent is a share of the synced members (default 10).
+	MaxRemovalPercent float64 `json:"maxRemovalPercent"`
+}
+
+// Alerts are where failed, held and recovered runs are reported.
+type Alerts struct {
+	// WebhookURLs holds one URL per line. Slack and Teams webhook URLs
+	// carry their own credentials, so the list is kept as a secret.
+	WebhookURLs Secret `json:"webhookUrls"`
+}
+
+// Webhooks returns the webhook URLs, one per non-empty line.
+func (a Alerts) Webhooks() []string {
+	var out []string
+	for l := range strings.SplitSeq(a.WebhookURLs.Reveal(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Threshold returns how many removals a run of synced members may make
+// before it is held, and false when the guard is off.
+func (g Guard) Threshold(synced int) (int, bool) {
+	limit, on := 0, false
+	if g.MaxRemovals > 0 {
+		limit, on = g.MaxRemovals, true
+	}
+	if g.MaxRemovalPercent > 0 {
+		pct := int(g.MaxRemovalPercent * float64(synced) / 100)
+		if !on || pct < limit {
+			limit, on = pct, true
+		}
+	}
+	return limit, on
 }
 
 // Directory selects and configures the directory source.
@@ -41,6 +88,9 @@ type Okta struct {
 	// RateLimitShare is the share (0–1] of each Okta rate-limit bucket
 	// dirsync may use (default 0.5).
 	RateLimitShare float64 `json:"rateLimitShare,omitempty"`
+	// FullReadHours forces a read of every group's members (ignoring the
+	// membership cache) at least this often (default 24).
+	FullReadHours int `json:"fullReadHours,omitempty"`
 }
 
 // Bitwarden holds the organization API key and server.
@@ -70,6 +120,10 @@ const (
 	DefaultConcurrency     = 4
 	MaxConcurrency         = 32
 	DefaultRateLimitShare  = 0.5
+	DefaultFullReadHours   = 24
+	DefaultMaxRemovals     = 50
+	DefaultMaxRemovalPct   = 10.0
+	MaxWebhooks            = 5
 	DirectoryTypeOkta      = "okta"
 	ServerUS               = "us"
 	ServerEU               = "eu"
@@ -83,9 +137,10 @@ const (
 // Defaults returns the settings of a new profile.
 func Defaults() Settings {
 	return Settings{
-		Directory: Directory{Type: DirectoryTypeOkta, Okta: Okta{Concurrency: DefaultConcurrency, RateLimitShare: DefaultRateLimitShare}},
+		Directory: Directory{Type: DirectoryTypeOkta, Okta: Okta{Concurrency: DefaultConcurrency, RateLimitShare: DefaultRateLimitShare, FullReadHours: DefaultFullReadHours}},
 		Bitwarden: Bitwarden{Server: ServerUS},
 		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true},
+		Guard:     Guard{MaxRemovals: DefaultMaxRemovals, MaxRemovalPercent: DefaultMaxRemovalPct},
 	}
 }
 
@@ -148,6 +203,10 @@ const (
 	FieldUserFilter      = "sync.userFilter"
 	FieldGroupFilter     = "sync.groupFilter"
 	FieldUsersGroups     = "sync.users"
+	FieldFullReadHours   = "okta.fullReadHours"
+	FieldMaxRemovals     = "guard.maxRemovals"
+	FieldMaxRemovalPct   = "guard.maxRemovalPercent"
+	FieldWebhooks        = "alerts.webhookUrls"
 )
 
 // Normalize trims values and fills defaults for unset tuning fields, so that
@@ -161,6 +220,14 @@ func (s *Settings) Normalize() {
 	}
 	if s.Directory.Okta.RateLimitShare == 0 {
 		s.Directory.Okta.RateLimitShare = DefaultRateLimitShare
+	}
+	if s.Directory.Okta.FullReadHours == 0 {
+		s.Directory.Okta.FullReadHours = DefaultFullReadHours
+	}
+	if hooks := s.Alerts.Webhooks(); len(hooks) > 0 {
+		s.Alerts.WebhookURLs = Secret(strings.Join(hooks, "\n"))
+	} else {
+		s.Alerts.WebhookURLs = ""
 	}
 	srv := strings.TrimSpace(s.Bitwarden.Server)
 	if l := strings.ToLower(srv); l == ServerUS || l == ServerEU || l == "" {
@@ -199,6 +266,25 @@ func (s Settings) Validate(requireSecrets bool) error {
 	}
 	if r := s.Directory.Okta.RateLimitShare; !(r > 0 && r <= 1) {
 		fe[FieldOktaShare] = fmt.Sprintf("must be more than 0 and at most 1 (got %g)", r)
+	}
+	if h := s.Directory.Okta.FullReadHours; h < 1 || h > 24*7 {
+		fe[FieldFullReadHours] = fmt.Sprintf("must be between 1 and 168 hours (got %d)", h)
+	}
+	if m := s.Guard.MaxRemovals; m < 0 {
+		fe[FieldMaxRemovals] = fmt.Sprintf("must be 0 (off) or a positive number of members (got %d)", m)
+	}
+	if p := s.Guard.MaxRemovalPercent; p < 0 || p > 100 {
+		fe[FieldMaxRemovalPct] = fmt.Sprintf("must be from 0 (off) to 100 percent (got %g)", p)
+	}
+	if hooks := s.Alerts.Webhooks(); len(hooks) > MaxWebhooks {
+		fe[FieldWebhooks] = fmt.Sprintf("at most %d webhook URLs (got %d)", MaxWebhooks, len(hooks))
+	} else {
+		for i, h := range hooks {
+			if err := ValidateWebhookURL(h); err != nil {
+				fe[FieldWebhooks] = fmt.Sprintf("line %d: %v", i+1, err)
+				break
+			}
+		}
 	}
 	if err := ValidateServer(s.Bitwarden.Server); err != nil {
 		fe[FieldBWServer] = err.Error()
@@ -284,6 +370,20 @@ func IsLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// ValidateWebhookURL checks an alert webhook URL: https (http only on
+// loopback hosts). The message never repeats the URL, which may hold a
+// credential.
+func ValidateWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return errors.New("not an absolute https:// URL")
+	}
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("the URL for %s must use https", u.Hostname())
+	}
+	return nil
+}
+
 // ValidateServer checks bitwarden.server: "us", "eu" or a base URL.
 func ValidateServer(s string) error {
 	if s == ServerUS || s == ServerEU {
@@ -314,6 +414,18 @@ type File struct {
 	Directory *fileDirectory `json:"directory"`
 	Bitwarden *fileBitwarden `json:"bitwarden"`
 	Sync      *fileSync      `json:"sync"`
+	Guard     *fileGuard     `json:"guard,omitempty"`
+	Alerts    *fileAlerts    `json:"alerts,omitempty"`
+}
+
+type fileGuard struct {
+	MaxRemovals       *int     `json:"maxRemovals"`
+	MaxRemovalPercent *float64 `json:"maxRemovalPercent"`
+}
+
+type fileAlerts struct {
+	// WebhookURLs: "[REDACTED]" (as exported) keeps the stored list.
+	WebhookURLs []string `json:"webhookUrls"`
 }
 
 type fileDirectory struct {
@@ -326,6 +438,7 @@ type fileOkta struct {
 	Token          *string  `json:"token"`
 	Concurrency    *int     `json:"concurrency,omitempty"`
 	RateLimitShare *float64 `json:"rateLimitShare,omitempty"`
+	FullReadHours  *int     `json:"fullReadHours,omitempty"`
 }
 
 type fileBitwarden struct {
@@ -351,14 +464,23 @@ type fileSync struct {
 // means "keep the stored one": keep reports which were kept, and the caller
 // fills them from the stored profile before Validate.
 func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) {
+	s, keep, err := ParseFileKeep(r)
+	return s, keep.Token, keep.ClientSecret, err
+}
+
+// Kept says which secrets a settings file left to the stored profile.
+type Kept struct{ Token, ClientSecret, Webhooks bool }
+
+// ParseFileKeep is ParseFile reporting every kept secret.
+func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
-		return s, false, false, fmt.Errorf("settings file: %s", describeJSONError(err))
+		return s, keep, fmt.Errorf("settings file: %s", describeJSONError(err))
 	}
 	if dec.More() {
-		return s, false, false, errors.New("settings file: unexpected data after the JSON object")
+		return s, keep, errors.New("settings file: unexpected data after the JSON object")
 	}
 	s = Defaults()
 	fe := FieldErrors{}
@@ -372,7 +494,7 @@ func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) 
 			o := f.Directory.Okta
 			s.Directory.Okta.OrgURL = o.OrgURL
 			if o.Token == nil || *o.Token == RedactedSecret {
-				keepToken = true
+				keep.Token = true
 			} else {
 				s.Directory.Okta.Token = Secret(*o.Token)
 			}
@@ -381,6 +503,9 @@ func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) 
 			}
 			if o.RateLimitShare != nil {
 				s.Directory.Okta.RateLimitShare = *o.RateLimitShare
+			}
+			if o.FullReadHours != nil {
+				s.Directory.Okta.FullReadHours = *o.FullReadHours
 			}
 		}
 	}
@@ -391,7 +516,7 @@ func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) 
 		s.Bitwarden.Server = b.Server
 		s.Bitwarden.ClientID = b.ClientID
 		if b.ClientSecret == nil || *b.ClientSecret == RedactedSecret {
-			keepSecret = true
+			keep.ClientSecret = true
 		} else {
 			s.Bitwarden.ClientSecret = Secret(*b.ClientSecret)
 		}
@@ -410,11 +535,22 @@ func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) 
 			s.Sync.GroupFilter = *y.GroupFilter
 		}
 	}
+	if g := f.Guard; g != nil {
+		setInt(&s.Guard.MaxRemovals, g.MaxRemovals)
+		if g.MaxRemovalPercent != nil {
+			s.Guard.MaxRemovalPercent = *g.MaxRemovalPercent
+		}
+	}
+	if a := f.Alerts; a != nil && !(len(a.WebhookURLs) == 1 && a.WebhookURLs[0] == RedactedSecret) {
+		s.Alerts.WebhookURLs = Secret(strings.Join(a.WebhookURLs, "\n"))
+	} else if a != nil {
+		keep.Webhooks = true
+	}
 	if len(fe) > 0 {
-		return s, keepToken, keepSecret, fe
+		return s, keep, fe
 	}
 	s.Normalize()
-	return s, keepToken, keepSecret, nil
+	return s, keep, nil
 }
 
 func setInt(dst *int, v *int) {
@@ -442,6 +578,7 @@ func WriteFile(w io.Writer, s Settings) error {
 		Directory: &fileDirectory{Type: s.Directory.Type, Okta: &fileOkta{
 			OrgURL: s.Directory.Okta.OrgURL, Token: red(s.Directory.Okta.Token),
 			Concurrency: &s.Directory.Okta.Concurrency, RateLimitShare: &s.Directory.Okta.RateLimitShare,
+			FullReadHours: &s.Directory.Okta.FullReadHours,
 		}},
 		Bitwarden: &fileBitwarden{Server: s.Bitwarden.Server, ClientID: s.Bitwarden.ClientID, ClientSecret: red(s.Bitwarden.ClientSecret)},
 		Sync: &fileSync{
@@ -449,6 +586,11 @@ func WriteFile(w io.Writer, s Settings) error {
 			OverwriteExisting: &s.Sync.OverwriteExisting, LargeImport: &s.Sync.LargeImport,
 			Users: &s.Sync.Users, UserFilter: &s.Sync.UserFilter, Groups: &s.Sync.Groups, GroupFilter: &s.Sync.GroupFilter,
 		},
+		Guard:  &fileGuard{MaxRemovals: &s.Guard.MaxRemovals, MaxRemovalPercent: &s.Guard.MaxRemovalPercent},
+		Alerts: &fileAlerts{WebhookURLs: []string{}},
+	}
+	if s.Alerts.WebhookURLs.IsSet() {
+		f.Alerts.WebhookURLs = []string{RedactedSecret}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestValidateBaseURL(t *testing.T) {
+	ok := []string{"https://acme.okta.com", "https://acme.okta.com:8443", "http://127.0.0.1:9999", "http://localhost:80", "http://[::1]:8080", "https://login.example.co.uk/"}
+	for _, u := range ok {
+		if err := ValidateBaseURL(strings.TrimRight(u, "/")); err != nil {
+			t.Errorf("%s rejected: %v", u, err)
+		}
+	}
+	bad := map[string]string{
+		"":                            "required",
+		"acme.okta.com":               "absolute",
+		"http://acme.okta.com":        "https",
+		"ftp://acme.okta.com":         "scheme",
+		"https://u:p@acme.okta.com":   "user name",
+		"https://acme.okta.com/?x=1":  "query",
+		"https://acme.okta.com#frag":  "fragment",
+		"https://acme.okta.com:99999": "port",
+		"http://10.0.0.1":             "https",
+	}
+	for u, want := range bad {
+		err := ValidateBaseURL(u)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidateBaseURL(%q) = %v, want it to mention %q", u, err, want)
+		}
+	}
+}
+
+func TestValidateEveryField(t *testing.T) {
+	s := Defaults()
+	s.Directory.Type = "ldap"
+	s.Directory.Okta.OrgURL = "http://acme.okta.com"
+	s.Directory.Okta.Concurrency = 99
+	s.Directory.Okta.RateLimitShare = 1.5
+	s.Directory.Okta.FullReadHours = 500
+	s.Bitwarden.Server = "mars"
+	s.Bitwarden.ClientID = "user.abc"
+	s.Sync.IntervalMinutes = 4
+	s.Sync.Users, s.Sync.Groups = false, false
+	s.Sync.UserFilter = "foo:a"
+	s.Sync.GroupFilter = "include:"
+	s.Guard.MaxRemovals = -1
+	s.Guard.MaxRemovalPercent = 101
+	s.Alerts.WebhookURLs = "https://hooks.example.com/a\nhttp://hooks.example.com/b?token=SECRET"
+	err := s.Validate(true)
+	fe, ok := err.(FieldErrors)
+	if !ok {
+		t.Fatalf("Validate = %v, want FieldErrors", err)
+	}
+	for _, f := range []string{FieldDirectoryType, FieldOktaOrgURL, FieldOktaToken, FieldOktaConcurrency, FieldOktaShare, FieldFullReadHours,
+		FieldBWServer, FieldBWClientID, FieldBWClientSecret, FieldInterval, FieldUsersGroups, FieldUserFilter, FieldGroupFilter,
+		FieldMaxRemovals, FieldMaxRemovalPct, FieldWebhooks} {
+		if fe[f] == "" {
+			t.Errorf("no error for %s", f)
+		}
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("a webhook URL's credential is in the error: %s", fe[FieldWebhooks])
+	}
+	if err := s.Validate(false); err.(FieldErrors)[FieldOktaToken] != "" {
+		t.Errorf("the token is required when secrets are kept")
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Defaults()
+	s.Directory.Okta.Token = "tok-123-secret"
+	s.Bitwarden.ClientSecret = "bw-secret-456"
+	s.Alerts.WebhookURLs = "https://hooks.slack.com/services/T/B/xyz789"
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("settings", "s", s, "token", s.Directory.Okta.Token)
+	js, _ := json.Marshal(s)
+	var exported bytes.Buffer
+	if err := WriteFile(&exported, s); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{
+		"%v": fmt.Sprintf("%v", s), "%+v": fmt.Sprintf("%+v", s), "%#v": fmt.Sprintf("%#v", s), "%s": fmt.Sprintf("%s", s.Directory.Okta.Token),
+		"slog": logged.String(), "json": string(js), "export": exported.String(),
+	} {
+		for _, secret := range []string{"tok-123-secret", "bw-secret-456", "xyz789"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s shows a secret: %s", name, out)
+			}
+		}
+	}
+	if s.Directory.Okta.Token.Reveal() != "tok-123-secret" {
+		t.Error("Reveal lost the value")
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	in := `{"directory":{"type":"okta","okta":{"orgUrl":"https://acme.okta.com/","token":"t"}},
+	        "bitwarden":{"server":"EU","clientId":"organization.x","clientSecret":"[REDACTED]"},
+	        "sync":{"intervalMinutes":30,"groups":false},
+	        "guard":{"maxRemovals":0},
+	        "alerts":{"webhookUrls":["https://a.example.com/x"]}}`
+	s, keep, err := ParseFileKeep(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keep.Token || !keep.ClientSecret || keep.Webhooks {
+		t.Errorf("keep %+v", keep)
+	}
+	if s.Directory.Okta.OrgURL != "https://acme.okta.com" || s.Bitwarden.Server != "eu" || s.Sync.IntervalMinutes != 30 || s.Sync.Groups || !s.Sync.Users {
+		t.Errorf("parsed %+v", s)
+	}
+	if s.Guard.MaxRemovals != 0 || s.Guard.MaxRemovalPercent != DefaultMaxRemovalPct {
+		t.Errorf("guard %+v", s.Guard)
+	}
+	if got := s.Alerts.Webhooks(); len(got) != 1 {
+		t.Errorf("webhooks %v", got)
+	}
+	// The export parses back to the same settings (secrets kept).
+	var buf bytes.Buffer
+	s.Bitwarden.ClientSecret = "x"
+	WriteFile(&buf, s)
+	back, keep, err := ParseFileKeep(&buf)
+	if err != nil || !keep.Token || !keep.ClientSecret || !keep.Webhooks {
+		t.Fatalf("re-import: %v keep %+v", err, keep)
+	}
+	back.Directory.Okta.Token, back.Bitwarden.ClientSecret, back.Alerts = s.Directory.Okta.Token, s.Bitwarden.ClientSecret, s.Alerts
+	if fmt.Sprint(back) != fmt.Sprint(s) || back.Directory != s.Directory || back.Sync != s.Sync || back.Guard != s.Guard {
+		t.Errorf("round trip changed settings:\n%+v\n%+v", back, s)
+	}
+	for name, bad := range map[string]string{
+		"unknown":  `{"directory":{"type":"okta","okta":{"orgUrl":"x"}},"bitwarden":{},"extra":1}`,
+		"type":     `{"sync":{"users":"yes"}}`,
+		"trailing": `{"directory":null} {}`,
+		"missing":  `{}`,
+	} {
+		if _, _, err := ParseFileKeep(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestGuardThreshold(t *testing.T) {
+	cases := []struct {
+		g      Guard
+		synced int
+		want   int
+		on     bool
+	}{
+		{Guard{50, 10}, 100, 10, true},
+		{Guard{50, 10}, 10000, 50, true},
+		{Guard{0, 10}, 100, 10, true},
+		{Guard{50, 0}, 100, 50, true},
+		{Guard{0, 0}, 100, 0, false},
+		{Guard{50, 10}, 5, 0, true},
+	}
+	for _, c := range cases {
+		got, on := c.g.Threshold(c.synced)
+		if got != c.want || on != c.on {
+			t.Errorf("%+v.Threshold(%d) = %d,%v want %d,%v", c.g, c.synced, got, on, c.want, c.on)
+		}
+	}
+}
