@@ -16,6 +16,7 @@ import (
 const (
 	secretOktaToken      = config.FieldOktaToken
 	secretBWClientSecret = config.FieldBWClientSecret
+	secretWebhooks       = config.FieldWebhooks
 )
 
 // Field paths without a config.Field* constant.
@@ -97,12 +98,14 @@ func loadSettingsTx(ctx context.Context, tx *sqlx.Tx, profileID int64) (config.S
 	if err != nil {
 		return config.Settings{}, false, fmt.Errorf("store: load settings of profile %d: %w", profileID, err)
 	}
-	var st config.Settings
+	// Start from the defaults so settings added since this row was saved
+	// (the deletion guard, say) get their default, not zero.
+	st := config.Defaults()
 	if err := json.Unmarshal([]byte(raw.String), &st); err != nil {
 		return config.Settings{}, false, fmt.Errorf("store: decode settings of profile %d: %w", profileID, err)
 	}
 	// Stored JSON never holds secrets; make sure nothing slipped in.
-	st.Directory.Okta.Token, st.Bitwarden.ClientSecret = "", ""
+	st.Directory.Okta.Token, st.Bitwarden.ClientSecret, st.Alerts.WebhookURLs = "", "", ""
 	return st, true, nil
 }
 
@@ -112,6 +115,8 @@ func setSecret(st *config.Settings, name string, v config.Secret) {
 		st.Directory.Okta.Token = v
 	case secretBWClientSecret:
 		st.Bitwarden.ClientSecret = v
+	case secretWebhooks:
+		st.Alerts.WebhookURLs = v
 	}
 }
 
@@ -161,7 +166,7 @@ func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Set
 		}
 
 		plain := st
-		plain.Directory.Okta.Token, plain.Bitwarden.ClientSecret = "", ""
+		plain.Directory.Okta.Token, plain.Bitwarden.ClientSecret, plain.Alerts.WebhookURLs = "", "", ""
 		js, err := json.Marshal(plain)
 		if err != nil {
 			return fmt.Errorf("store: encode settings of profile %d: %w", profileID, err)
@@ -174,7 +179,7 @@ func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Set
 		for _, sec := range []struct {
 			name string
 			v    config.Secret
-		}{{secretOktaToken, st.Directory.Okta.Token}, {secretBWClientSecret, st.Bitwarden.ClientSecret}} {
+		}{{secretOktaToken, st.Directory.Okta.Token}, {secretBWClientSecret, st.Bitwarden.ClientSecret}, {secretWebhooks, st.Alerts.WebhookURLs}} {
 			if err := s.putSecretTx(ctx, tx, profileID, sec.name, sec.v, now); err != nil {
 				return err
 			}
@@ -243,5 +248,9 @@ func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
 	add(a.Sync.Groups != b.Sync.Groups, fieldGroups)
 	add(a.Sync.UserFilter != b.Sync.UserFilter, config.FieldUserFilter)
 	add(a.Sync.GroupFilter != b.Sync.GroupFilter, config.FieldGroupFilter)
+	add(a.Directory.Okta.FullReadHours != b.Directory.Okta.FullReadHours, config.FieldFullReadHours)
+	add(a.Guard.MaxRemovals != b.Guard.MaxRemovals, config.FieldMaxRemovals)
+	add(a.Guard.MaxRemovalPercent != b.Guard.MaxRemovalPercent, config.FieldMaxRemovalPct)
+	add(secretChanged(secretWebhooks, a.Alerts.WebhookURLs, b.Alerts.WebhookURLs), config.FieldWebhooks)
 	return out
 }

@@ -17,6 +17,7 @@ import (
 const (
 	testToken  = "00aBcDeF-okta-token-value-Zz9876543210"
 	testSecret = "bw-client-secret-QwErTy-1234567890"
+	testHook   = "https://hooks.example.com/services/T000/B000/hook-credential-XYZ"
 )
 
 func sampleSettings() config.Settings {
@@ -28,6 +29,7 @@ func sampleSettings() config.Settings {
 	st.Sync.UserFilter = "include:a@x.com"
 	st.Sync.GroupFilter = `|type eq "OKTA_GROUP"`
 	st.Sync.IntervalMinutes = 15
+	st.Alerts.WebhookURLs = testHook
 	return st
 }
 
@@ -121,7 +123,7 @@ func TestSecretsNotStoredInClear(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, secret := range []string{testToken, testSecret, config.RedactedSecret} {
+			for _, secret := range []string{testToken, testSecret, "hook-credential-XYZ", config.RedactedSecret} {
 				if bytes.Contains(b, []byte(secret)) {
 					t.Errorf("%s: %s contains %q in clear", when, filepath.Base(p), secret)
 				}
@@ -217,7 +219,7 @@ func TestWrongKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(ch.Fields, []string{config.FieldOktaToken, config.FieldBWClientSecret}) {
+	if !reflect.DeepEqual(ch.Fields, []string{config.FieldOktaToken, config.FieldBWClientSecret, config.FieldWebhooks}) {
 		t.Errorf("re-entered secrets: fields = %v", ch.Fields)
 	}
 	got, err = s2.LoadSettings(ctx, DefaultProfile)
