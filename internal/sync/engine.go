@@ -88,7 +88,8 @@ type Engine struct {
 	Holder string
 	// LockTTL is the run lock's lease; the lock refreshes it during a run.
 	LockTTL time.Duration
-	// FullReadEvery forces a read without the membership cache this often.
+	// FullReadEvery, when set, overrides the settings' okta.fullReadHours:
+	// a read without the membership cache happens at least this often.
 	FullReadEvery time.Duration
 	// Version goes into the User-Agent.
 	Version string
@@ -104,7 +105,6 @@ func New(st Store, version string) *Engine {
 		Now:           time.Now,
 		Holder:        defaultHolder(),
 		LockTTL:       2 * time.Minute,
-		FullReadEvery: 24 * time.Hour,
 		Version:       version,
 	}
 	e.NewSource = func(s config.Settings) (directory.Source, error) {
@@ -403,7 +403,11 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	}
 	ro.UserFilter, _ = directory.ParseFilter(s.Sync.UserFilter)
 	ro.GroupFilter, _ = directory.ParseFilter(s.Sync.GroupFilter)
-	fullDue := opts.FullRead || state.LastFullReadAt == nil || e.Now().Sub(*state.LastFullReadAt) >= e.FullReadEvery
+	every := time.Duration(s.Directory.Okta.FullReadHours) * time.Hour
+	if e.FullReadEvery > 0 {
+		every = e.FullReadEvery
+	}
+	fullDue := opts.FullRead || state.LastFullReadAt == nil || e.Now().Sub(*state.LastFullReadAt) >= every
 	if s.Sync.Groups && !fullDue {
 		cached, cerr := e.store.LoadMemberCache(ctx, profileID)
 		if cerr != nil {

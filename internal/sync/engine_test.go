@@ -460,7 +460,7 @@ func TestMembershipCacheSkipsUnchangedGroups(t *testing.T) {
 		t.Errorf("third run read %d groups, want only the changed one", third.Stats.MemberReads)
 	}
 	// A full read is due after FullReadEvery.
-	h.engine.FullReadEvery = 0
+	h.engine.FullReadEvery = time.Nanosecond
 	fourth := h.mustRun(StatusUnchanged)
 	if fourth.Stats.MemberReads != 10 {
 		t.Errorf("full read read %d groups, want 10", fourth.Stats.MemberReads)
