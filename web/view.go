@@ -125,13 +125,25 @@ type SettingsForm struct {
 	GroupFilter       string
 	Concurrency       string
 	RateLimitShare    string
-	Errors            FormErrors
+	FullReadHours     string
+	MaxRemovals       string
+	MaxRemovalPercent string
+	// WebhooksSet reports whether alert webhook URLs are stored (they may
+	// hold credentials, so they are write-only like the other secrets).
+	WebhooksSet bool
+	// WebhooksTyped is TokenTyped for the webhook URLs.
+	WebhooksTyped bool
+	Errors        FormErrors
+	// Unplaced are errors of fields this form does not show, listed in
+	// the summary so no problem stays invisible.
+	Unplaced []string
 }
 
 // AdvancedOpen reports whether the Advanced section must be open because
 // one of its fields has an error.
 func (f SettingsForm) AdvancedOpen() bool {
-	return f.Errors.Get("okta.concurrency") != "" || f.Errors.Get("okta.rateLimitShare") != ""
+	return f.Errors.Get("okta.concurrency") != "" || f.Errors.Get("okta.rateLimitShare") != "" ||
+		f.Errors.Get("okta.fullReadHours") != ""
 }
 
 // ErrorPage is a plain error page's content.

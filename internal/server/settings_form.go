@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,7 @@ const (
 	formOverwrite      = "sync.overwriteExisting"
 	formLargeImport    = "sync.largeImport"
 	formGroups         = "sync.groups"
+	formClearWebhooks  = "alerts.clearWebhooks"
 )
 
 // settingsSlots are the settings page's error slots, in page order. Each
@@ -26,7 +28,8 @@ var settingsSlots = []string{
 	config.FieldDirectoryType, config.FieldOktaOrgURL, config.FieldOktaToken,
 	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
 	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
-	config.FieldOktaConcurrency, config.FieldOktaShare,
+	config.FieldMaxRemovals, config.FieldMaxRemovalPct, config.FieldWebhooks,
+	config.FieldOktaConcurrency, config.FieldOktaShare, config.FieldFullReadHours,
 }
 
 // slotOf maps a form field name to the error slot that explains it.
@@ -72,6 +75,10 @@ func settingsView(st config.Settings) web.SettingsForm {
 		GroupFilter:       st.Sync.GroupFilter,
 		Concurrency:       strconv.Itoa(st.Directory.Okta.Concurrency),
 		RateLimitShare:    strconv.FormatFloat(st.Directory.Okta.RateLimitShare, 'g', -1, 64),
+		FullReadHours:     strconv.Itoa(st.Directory.Okta.FullReadHours),
+		MaxRemovals:       strconv.Itoa(st.Guard.MaxRemovals),
+		MaxRemovalPercent: strconv.FormatFloat(st.Guard.MaxRemovalPercent, 'g', -1, 64),
+		WebhooksSet:       st.Alerts.WebhookURLs.IsSet(),
 	}
 	switch st.Bitwarden.Server {
 	case config.ServerUS, "":
@@ -152,6 +159,36 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		}
 	}
 
+	hours := get(config.FieldFullReadHours)
+	st.Directory.Okta.FullReadHours = 0
+	if hours != "" {
+		if n, err := strconv.Atoi(hours); err != nil || n < 1 {
+			errs[config.FieldFullReadHours] = fmt.Sprintf("enter a whole number of hours from 1 to 168, or leave it empty for %d", config.DefaultFullReadHours)
+		} else {
+			st.Directory.Okta.FullReadHours = n
+		}
+	}
+	// The guard limits have no "empty means default": 0 is meaningful (off).
+	maxRem := get(config.FieldMaxRemovals)
+	if n, err := strconv.Atoi(maxRem); err != nil {
+		errs[config.FieldMaxRemovals] = "enter a whole number of members; 0 turns this limit off"
+	} else {
+		st.Guard.MaxRemovals = n
+	}
+	maxPct := get(config.FieldMaxRemovalPct)
+	if x, err := strconv.ParseFloat(strings.TrimSuffix(maxPct, "%"), 64); err != nil {
+		errs[config.FieldMaxRemovalPct] = "enter a percentage from 0 to 100; 0 turns this limit off"
+	} else {
+		st.Guard.MaxRemovalPercent = x
+	}
+	hooks := form.Get(config.FieldWebhooks) // multi-line: trimmed by Normalize
+	switch {
+	case strings.TrimSpace(hooks) != "":
+		st.Alerts.WebhookURLs = config.Secret(hooks)
+	case on(formClearWebhooks):
+		st.Alerts.WebhookURLs = ""
+	}
+
 	st.Normalize()
 	if err := st.Validate(true); err != nil {
 		if fe, ok := err.(config.FieldErrors); ok {
@@ -185,10 +222,29 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		GroupFilter:       get(config.FieldGroupFilter),
 		Concurrency:       conc,
 		RateLimitShare:    share,
+		FullReadHours:     hours,
+		MaxRemovals:       maxRem,
+		MaxRemovalPercent: maxPct,
+		WebhooksSet:       stored.Alerts.WebhookURLs.IsSet(),
+		WebhooksTyped:     strings.TrimSpace(hooks) != "",
 		Errors:            errs,
+	}
+	for _, k := range sortedKeys(errs) {
+		if slotOf(k) == "" {
+			view.Unplaced = append(view.Unplaced, k+": "+errs[k])
+		}
 	}
 	if len(errs) == 0 {
 		view.Errors = nil
 	}
 	return st, view, errs
+}
+
+func sortedKeys(m web.FormErrors) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

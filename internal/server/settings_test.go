@@ -22,21 +22,25 @@ const (
 // validForm is a complete, valid settings form.
 func validForm() url.Values {
 	return url.Values{
-		"directory.type":         {"okta"},
-		"okta.orgUrl":            {"https://acme.okta.com/"},
-		"okta.token":             {testToken},
-		"bitwarden.server":       {"eu"},
-		"bitwarden.url":          {""},
-		"bitwarden.clientId":     {"organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"},
-		"bitwarden.clientSecret": {testSecret},
-		"sync.intervalMinutes":   {"15"},
-		"sync.removeDisabled":    {"on"},
-		"sync.users":             {"on"},
-		"sync.userFilter":        {"exclude:bot@acme.com"},
-		"sync.groups":            {"on"},
-		"sync.groupFilter":       {"include:Engineering | type eq \"OKTA_GROUP\""},
-		"okta.concurrency":       {"6"},
-		"okta.rateLimitShare":    {"0.25"},
+		"directory.type":          {"okta"},
+		"okta.orgUrl":             {"https://acme.okta.com/"},
+		"okta.token":              {testToken},
+		"bitwarden.server":        {"eu"},
+		"bitwarden.url":           {""},
+		"bitwarden.clientId":      {"organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"},
+		"bitwarden.clientSecret":  {testSecret},
+		"sync.intervalMinutes":    {"15"},
+		"sync.removeDisabled":     {"on"},
+		"sync.users":              {"on"},
+		"sync.userFilter":         {"exclude:bot@acme.com"},
+		"sync.groups":             {"on"},
+		"sync.groupFilter":        {"include:Engineering | type eq \"OKTA_GROUP\""},
+		"okta.concurrency":        {"6"},
+		"okta.rateLimitShare":     {"0.25"},
+		"okta.fullReadHours":      {"12"},
+		"guard.maxRemovals":       {"25"},
+		"guard.maxRemovalPercent": {"5"},
+		"alerts.webhookUrls":      {""},
 	}
 }
 
@@ -65,6 +69,7 @@ func TestSettingsDefaults(t *testing.T) {
 	vals := map[string]string{
 		"field-okta.orgUrl": "", "field-sync.intervalMinutes": "5", "field-okta.concurrency": "4",
 		"field-okta.rateLimitShare": "0.5", "field-bitwarden.clientId": "", "field-sync.userFilter": "",
+		"field-okta.fullReadHours": "24", "field-guard.maxRemovals": "50", "field-guard.maxRemovalPercent": "10",
 	}
 	for id, want := range vals {
 		s := testid(d, id)
@@ -85,7 +90,7 @@ func TestSettingsDefaults(t *testing.T) {
 			t.Errorf("%s checked = %v, want %v", id, got, want)
 		}
 	}
-	for _, id := range []string{"status-okta.token", "status-bitwarden.clientSecret"} {
+	for _, id := range []string{"status-okta.token", "status-bitwarden.clientSecret", "status-alerts.webhookUrls"} {
 		if got := testid(d, id).Text(); got != "not set" {
 			t.Errorf("%s = %q", id, got)
 		}
@@ -113,12 +118,12 @@ func TestSettingsSaveRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config.Settings{
-		Directory: config.Directory{Type: "okta", Okta: config.Okta{OrgURL: "https://acme.okta.com", Token: testToken, Concurrency: 6, RateLimitShare: 0.25}},
-		Bitwarden: config.Bitwarden{Server: "eu", ClientID: "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012", ClientSecret: testSecret},
-		Sync: config.Sync{IntervalMinutes: 15, RemoveDisabled: true, Users: true, UserFilter: "exclude:bot@acme.com",
-			Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`},
-	}
+	want := config.Defaults()
+	want.Directory.Okta = config.Okta{OrgURL: "https://acme.okta.com", Token: testToken, Concurrency: 6, RateLimitShare: 0.25, FullReadHours: 12}
+	want.Bitwarden = config.Bitwarden{Server: "eu", ClientID: "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012", ClientSecret: testSecret}
+	want.Sync = config.Sync{IntervalMinutes: 15, RemoveDisabled: true, Users: true, UserFilter: "exclude:bot@acme.com",
+		Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`}
+	want.Guard = config.Guard{MaxRemovals: 25, MaxRemovalPercent: 5}
 	if got != want {
 		t.Fatalf("stored %+v\nwant    %+v", got, want)
 	}
@@ -216,6 +221,11 @@ func TestSettingsInvalid(t *testing.T) {
 		{"concurrency too big", with(validForm(), "okta.concurrency", "99"), "okta.concurrency", "between 1 and 32"},
 		{"share not a number", with(validForm(), "okta.rateLimitShare", "half"), "okta.rateLimitShare", "enter a decimal number"},
 		{"share too big", with(validForm(), "okta.rateLimitShare", "1.5"), "okta.rateLimitShare", "at most 1"},
+		{"full read hours", with(validForm(), "okta.fullReadHours", "200"), "okta.fullReadHours", "between 1 and 168"},
+		{"guard count", with(validForm(), "guard.maxRemovals", "some"), "guard.maxRemovals", "0 turns this limit off"},
+		{"guard negative", with(validForm(), "guard.maxRemovals", "-1"), "guard.maxRemovals", "must be 0 (off)"},
+		{"guard percent", with(validForm(), "guard.maxRemovalPercent", "150"), "guard.maxRemovalPercent", "from 0 (off) to 100"},
+		{"webhook http", with(validForm(), "alerts.webhookUrls", "http://hooks.example.com/T0/secretpath"), "alerts.webhookUrls", "line 1: the URL for hooks.example.com must use https"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,12 +249,12 @@ func TestSettingsInvalid(t *testing.T) {
 				t.Fatalf("%d fields flagged, want 1:\n%s", n, r.body)
 			}
 			// What the admin typed is shown again (except secrets).
-			if v := tc.form.Get(tc.field); v != "" && tc.field != "bitwarden.server" && tc.field != "directory.type" {
+			if v := tc.form.Get(tc.field); v != "" && tc.field != "bitwarden.server" && tc.field != "directory.type" && tc.field != "alerts.webhookUrls" {
 				if got := testid(d, "field-"+tc.field).AttrOr("value", ""); got != v {
 					t.Fatalf("field shows %q, want %q", got, v)
 				}
 			}
-			if strings.Contains(r.body, testToken) || strings.Contains(r.body, testSecret) {
+			if strings.Contains(r.body, testToken) || strings.Contains(r.body, testSecret) || strings.Contains(r.body, "secretpath") {
 				t.Fatal("a submitted secret is echoed")
 			}
 			if _, err := e.st.LoadSettings(context.Background(), store.DefaultProfile); !errors.Is(err, store.ErrNotFound) {
@@ -383,5 +393,54 @@ func TestSettingsValidateEndpoint(t *testing.T) {
 	}
 	if f := testid(page, "settings-form"); f.AttrOr("action", "") != "/settings" || f.AttrOr("method", "") != "post" {
 		t.Error("the form does not post to /settings without JavaScript")
+	}
+}
+
+func TestSettingsWebhooksWriteOnly(t *testing.T) {
+	e := newEnv(t, true)
+	c := e.client()
+	e.login(c)
+	hooks := "https://hooks.example.com/services/T0/B0/hooksecret\n\n  https://example.webhook.office.com/x/hooksecret2  "
+	wantStatus(t, e.post(c, "/settings", with(validForm(), "alerts.webhookUrls", hooks)), http.StatusSeeOther)
+	got, _ := e.st.LoadSettings(context.Background(), store.DefaultProfile)
+	if w := got.Alerts.Webhooks(); len(w) != 2 || w[1] != "https://example.webhook.office.com/x/hooksecret2" {
+		t.Fatalf("webhooks %q", w)
+	}
+	r := e.get(c, "/settings")
+	if strings.Contains(r.body, "hooksecret") || testid(r.doc(t), "status-alerts.webhookUrls").Text() != "set" {
+		t.Fatal("webhooks rendered or not reported as set")
+	}
+	// Empty keeps them; the clear switch removes them.
+	wantStatus(t, e.post(c, "/settings", validForm()), http.StatusSeeOther)
+	got, _ = e.st.LoadSettings(context.Background(), store.DefaultProfile)
+	if len(got.Alerts.Webhooks()) != 2 {
+		t.Fatal("empty field did not keep the webhooks")
+	}
+	wantStatus(t, e.post(c, "/settings", with(validForm(), "alerts.clearWebhooks", "on")), http.StatusSeeOther)
+	got, _ = e.st.LoadSettings(context.Background(), store.DefaultProfile)
+	if got.Alerts.WebhookURLs.IsSet() {
+		t.Fatal("clear did not remove the webhooks")
+	}
+}
+
+// TestEveryValidationErrorHasASlot guards against config gaining a field
+// whose errors the page would not show next to a field.
+func TestEveryValidationErrorHasASlot(t *testing.T) {
+	bad := config.Settings{}
+	bad.Directory.Okta.Concurrency = -1
+	bad.Directory.Okta.RateLimitShare = -1
+	bad.Directory.Okta.FullReadHours = -1
+	bad.Guard = config.Guard{MaxRemovals: -1, MaxRemovalPercent: -1}
+	bad.Sync.UserFilter, bad.Sync.GroupFilter = "x", "y"
+	bad.Alerts.WebhookURLs = "ftp://x"
+	err := bad.Validate(true)
+	fe, ok := err.(config.FieldErrors)
+	if !ok || len(fe) < 10 {
+		t.Fatalf("Validate = %v", err)
+	}
+	for k := range fe {
+		if slotOf(k) == "" {
+			t.Errorf("no error slot on the settings page for %q", k)
+		}
 	}
 }
