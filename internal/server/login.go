@@ -41,7 +41,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			web.LoginPage(web.LoginForm{Username: username, Next: next, Error: msg}))
 	}
 	if err := s.throttle.Allow(username, addr); err != nil {
-		s.log.Warn("login throttled", "user", username, "remote", addr)
+		s.log.Warn("login throttled", "remote", addr)
 		w.Header().Set("Retry-After", retryAfterSeconds(err))
 		fail(http.StatusTooManyRequests, err.Error())
 		return
@@ -52,7 +52,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		// Spend the same time as a real check.
 		_ = auth.Verify(password, s.dummyHash)
 		s.throttle.Fail(username, addr)
-		s.log.Warn("login failed", "user", username, "remote", addr, "reason", "unknown user")
+		// The name is not logged: people type passwords into it.
+		s.log.Warn("login failed", "remote", addr, "reason", "unknown user")
 		fail(http.StatusUnauthorized, wrongCredentials)
 		return
 	case err != nil:

@@ -62,6 +62,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p) // a deliberate abort (e.g. a closed event stream)
+				}
 				s.log.Error("panic while serving", "method", r.Method, "path", r.URL.Path, "panic", p, "request_id", requestIDFrom(r.Context()))
 				if !rec.wrote {
 					http.Error(rec, "internal error", http.StatusInternalServerError)

@@ -4,6 +4,15 @@
 // and the pages. Routes are listed in routes.go; each page or action has
 // its own file; handlers are methods on Server and reach the rest of the
 // program only through the small interfaces declared here.
+//
+// Adding a page: write its handler as a method on Server in its own file
+// (dashboard.go, sync_now.go), declare in that file the interface it needs
+// from the rest of the program (the engine, the scheduler), take it through
+// a new Config field, and add one line in routes.go under its heading. Use
+// s.render (full page, or the fragment for htmx), s.flash and s.redirect
+// (303 after a POST), and answer 422 with the form again on invalid input.
+// Every POST is already protected against cross-origin requests, and every
+// route in the login group already requires a live session.
 package server
 
 import (
