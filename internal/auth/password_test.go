@@ -136,3 +136,16 @@ func TestCheckUsername(t *testing.T) {
 		t.Error("NormalizeUsername does not trim and lower-case")
 	}
 }
+
+// BenchmarkVerifyDefault measures one login's hashing cost.
+func BenchmarkVerifyDefault(b *testing.B) {
+	h, err := Hash("a long enough passphrase", DefaultParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := Verify("a long enough passphrase", h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
