@@ -64,6 +64,11 @@ type Config struct {
 	Argon auth.Params
 	// Throttle overrides the failed-login limits (zero: auth's defaults).
 	Throttle auth.ThrottleConfig
+	// Engine runs syncs and test reads; Worker runs the schedule. Both are
+	// required by `dirsync serve`; handler tests of pages that do not use
+	// them may leave them nil.
+	Engine Engine
+	Worker Worker
 }
 
 // AdminStore is what the login and setup pages need.
@@ -98,6 +103,7 @@ type Store interface {
 	SettingsStore
 	AuditLog
 	KeyDeriver
+	RunStore
 }
 
 // Server is the console. Create it with New.
@@ -109,6 +115,10 @@ type Server struct {
 	admins   AdminStore
 	settings SettingsStore
 	audit    AuditLog
+	runs     RunStore
+	engine   Engine
+	worker   Worker
+	streams  streams
 	cookies  *sessions.CookieStore
 	throttle *auth.Throttle
 	// dummyHash is verified against when a user name does not exist, so a
@@ -150,6 +160,9 @@ func New(cfg Config, st Store) (*Server, error) {
 		admins:   st,
 		settings: st,
 		audit:    st,
+		runs:     st,
+		engine:   cfg.Engine,
+		worker:   cfg.Worker,
 		throttle: auth.NewThrottle(cfg.Throttle),
 	}
 	if cfg.PublicURL != "" {

@@ -36,6 +36,10 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 		detail = "changed: " + strings.Join(change.Fields, ", ")
 	}
 	s.addAudit(r, sessionFrom(r).user, "settings.saved", detail)
+	if s.worker != nil {
+		// A new interval or connection takes effect without a restart.
+		s.worker.Reload(r.Context())
+	}
 	msg := "Settings saved"
 	// The first save always starts with an empty cache; say so only
 	// when an existing setup was pointed elsewhere.

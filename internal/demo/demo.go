@@ -1,0 +1,62 @@
+// Package demo starts an in-process fake Okta and fake Bitwarden and points
+// a profile's settings at them, so a new user can click through Test, Sync
+// now and History without real accounts.
+package demo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Spec is the demo org: a few hundred users in a dozen groups, with some
+// suspended and deprovisioned accounts, an empty group and a long name.
+var Spec = oktatest.Spec{
+	Users: 320, Groups: 12, MembersPerGroup: 40, Deprovisioned: 12, Suspended: 8,
+	DuplicateEmails: 1, LongGroupNames: 1, EmptyGroups: 1, Seed: 2026,
+}
+
+// Fakes are the running demo servers.
+type Fakes struct {
+	Okta      *oktatest.Server
+	Bitwarden *bwtest.Server
+}
+
+// Close stops both servers.
+func (f *Fakes) Close() {
+	f.Okta.Close()
+	f.Bitwarden.Close()
+}
+
+// Start starts the fakes and saves settings that use them into profile,
+// keeping the sync options an earlier demo session chose.
+func Start(ctx context.Context, st *store.Store, profileID int64) (*Fakes, error) {
+	f := &Fakes{Okta: oktatest.New(oktatest.Options{}), Bitwarden: bwtest.New(bwtest.Options{})}
+	f.Okta.SetOrg(oktatest.Generate(Spec))
+	f.Bitwarden.AddMember("owner@example.com", "", bwtest.Owner)
+	s, err := st.LoadSettings(ctx, profileID)
+	if err != nil {
+		s = config.Defaults()
+		s.Sync.IntervalMinutes = 60
+	}
+	s.Directory.Type = config.DirectoryTypeOkta
+	s.Directory.Okta.OrgURL = f.Okta.URL
+	s.Directory.Okta.Token = config.Secret(f.Okta.Token())
+	s.Bitwarden.Server = f.Bitwarden.URL
+	s.Bitwarden.ClientID = f.Bitwarden.ClientID()
+	s.Bitwarden.ClientSecret = config.Secret(f.Bitwarden.ClientSecret())
+	s.Normalize()
+	if err := s.Validate(true); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("demo: settings: %w", err)
+	}
+	if _, err := st.SaveSettings(ctx, profileID, s); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("demo: save settings: %w", err)
+	}
+	return f, nil
+}
