@@ -189,9 +189,9 @@ func TestUnchangedDirectoryPushesOnce(t *testing.T) {
 
 func TestFailedReadsPushNothing(t *testing.T) {
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(h *harness)
-		want  []string
+		want   []string
 	}{
 		{"unreadable group members", func(h *harness) {
 			h.okta.FailGroupMembers(h.okta.Org().Groups[2].ID, 500)
