@@ -24,6 +24,9 @@ const (
 	StatusDryRun      = "dry-run"
 	StatusInterrupted = "interrupted"
 	StatusDiscarded   = "discarded"
+	// StatusApproved is a held run whose body was pushed by an approval
+	// (the push itself is recorded as a new run, trigger "approval").
+	StatusApproved = "approved"
 )
 
 // InterruptedError is the Error of a run marked interrupted.
@@ -54,7 +57,7 @@ type Run struct {
 	// Trigger is "schedule", "manual", "cli", "test" or "approval".
 	Trigger string `json:"trigger"`
 	// Status is "running", "success", "unchanged", "failed", "held",
-	// "dry-run", "interrupted" or "discarded" (Status* constants).
+	// "dry-run", "interrupted", "discarded" or "approved" (Status* constants).
 	Status     string     `json:"status"`
 	StartedAt  time.Time  `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt"`

@@ -32,6 +32,9 @@ type Changes struct {
 	MembershipChanges []MembershipChange `json:"membershipChanges"`
 	Counts            ChangeCounts       `json:"counts"`
 	Truncated         bool               `json:"truncated"`
+	// Bitwarden is what the push changes in the organization (nil when
+	// Bitwarden was not read).
+	Bitwarden *OrgDiff `json:"bitwarden,omitempty"`
 }
 
 // ChangeCounts are the full sizes of the lists in Changes.

@@ -40,6 +40,7 @@ const (
 	StatusDryRun      = store.StatusDryRun
 	StatusInterrupted = store.StatusInterrupted
 	StatusDiscarded   = store.StatusDiscarded
+	StatusApproved    = store.StatusApproved
 )
 
 // Mode says how far a run goes.
@@ -155,6 +156,12 @@ type Result struct {
 	Plan    *Plan
 	Changes *Changes
 	Stats   directory.ReadStats
+	// Bitwarden is what the push would change (or changed) in the
+	// organization, computed from its members and groups before the push.
+	// Nil when Bitwarden was not read (nothing to push) or could not be
+	// read; then BitwardenError says why, if it failed.
+	Bitwarden      *OrgDiff
+	BitwardenError string
 	// Settings are the settings the run used (secrets included: never
 	// render them).
 	Settings config.Settings
