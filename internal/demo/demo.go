@@ -17,7 +17,7 @@ import (
 // suspended and deprovisioned accounts, an empty group and a long name.
 var Spec = oktatest.Spec{
 	Users: 320, Groups: 12, MembersPerGroup: 40, Deprovisioned: 12, Suspended: 8,
-	DuplicateEmails: 1, LongGroupNames: 1, EmptyGroups: 1, Seed: 2026,
+	LongGroupNames: 1, EmptyGroups: 1, NoEmail: 1, Seed: 2026,
 }
 
 // Fakes are the running demo servers.
@@ -36,7 +36,22 @@ func (f *Fakes) Close() {
 // keeping the sync options an earlier demo session chose.
 func Start(ctx context.Context, st *store.Store, profileID int64) (*Fakes, error) {
 	f := &Fakes{Okta: oktatest.New(oktatest.Options{}), Bitwarden: bwtest.New(bwtest.Options{})}
-	f.Okta.SetOrg(oktatest.Generate(Spec))
+	org := oktatest.Generate(Spec)
+	// A deprovisioned account that shares a live one's email, as happens
+	// when someone leaves and comes back: the preview shows it left out.
+	var live, gone *oktatest.User
+	for _, u := range org.Users {
+		switch {
+		case live == nil && u.Status == "ACTIVE" && u.Email != "":
+			live = u
+		case gone == nil && u.Status == "DEPROVISIONED":
+			gone = u
+		}
+	}
+	if live != nil && gone != nil {
+		gone.Email = live.Email
+	}
+	f.Okta.SetOrg(org)
 	f.Bitwarden.AddMember("owner@example.com", "", bwtest.Owner)
 	s, err := st.LoadSettings(ctx, profileID)
 	if err != nil {
