@@ -1,0 +1,164 @@
+// Package browsertest drives Debian's Chromium through chromedp for the
+// end-to-end tests: start a headless browser, collect console errors (a CSP
+// violation is one), take screenshots, and save one when a test fails.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Path finds Chromium. Outside CI a machine without it skips the test; in
+// CI (CI=true) or when DIRSYNC_CHROMIUM names a browser, a missing one
+// fails it, so a green CI run never hides skipped browser tests.
+func Path(t testing.TB) string {
+	t.Helper()
+	want := os.Getenv("DIRSYNC_CHROMIUM")
+	if testing.Short() && want == "" && os.Getenv("CI") == "" {
+		t.Skip("browser test skipped in -short mode")
+	}
+	for _, p := range []string{want, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if want != "" || os.Getenv("CI") != "" {
+		t.Fatalf("Chromium not found (DIRSYNC_CHROMIUM=%q); install Debian's chromium package", want)
+	}
+	t.Skip("no Chromium found (install chromium or set DIRSYNC_CHROMIUM)")
+	return ""
+}
+
+// Browser is one headless Chromium tab.
+type Browser struct {
+	// Ctx runs chromedp actions in the tab.
+	Ctx context.Context
+	t   testing.TB
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// Start launches Chromium for the test with a fresh profile and the flags
+// that keep it off the network, and stops it at the end of the test.
+func Start(t testing.TB, timeout time.Duration) *Browser {
+	t.Helper()
+	exe := Path(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	b := &Browser{Ctx: ctx, t: t}
+	msgCtx, stopMsgs := context.WithCancel(ctx)
+	messages := chromedp.Console(msgCtx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.problems = append(b.problems, m.String()+" ("+m.URL+")")
+				b.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		stopMsgs()
+		cancelTimeout()
+		cancelTab()
+		cancelAlloc()
+		<-done
+	})
+	return b
+}
+
+// Problems returns the console errors and exceptions seen so far.
+func (b *Browser) Problems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.problems...)
+}
+
+// Sel is the CSS selector of a data-testid.
+func Sel(id string) string { return `[data-testid="` + id + `"]` }
+
+// Do runs actions as one named step, failing the test on error.
+func (b *Browser) Do(name string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.Ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// Text returns the text of the element with a data-testid.
+func (b *Browser) Text(id string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.Ctx, chromedp.Text(Sel(id)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", id, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// WaitJS polls a JavaScript condition until it is true.
+func (b *Browser) WaitJS(name, expr string, timeout time.Duration) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.Ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
+		b.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// Screenshot saves a full-page PNG.
+func (b *Browser) Screenshot(path string) error {
+	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, png, 0o644)
+}
+
+// ScreenshotOnFailure saves a screenshot into dir (default: the test's
+// artifacts folder, DIRSYNC_ARTIFACTS or ./testdata/failures) when the
+// test fails. Register it right after Start.
+func (b *Browser) ScreenshotOnFailure(dir string) {
+	b.t.Cleanup(func() {
+		if !b.t.Failed() {
+			return
+		}
+		if dir == "" {
+			dir = os.Getenv("DIRSYNC_ARTIFACTS")
+		}
+		if dir == "" {
+			dir = filepath.Join(os.TempDir(), "dirsync-e2e-failures")
+		}
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()) + ".png"
+		path := filepath.Join(dir, name)
+		if err := b.Screenshot(path); err != nil {
+			b.t.Logf("could not save a failure screenshot: %v", err)
+			return
+		}
+		b.t.Logf("failure screenshot: %s", path)
+	})
+}
