@@ -2,25 +2,176 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dirsync/dirsync/internal/bitwarden"
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
-// ErrNotHeld is returned by Approve and Discard for a run that is not held
-// (any more): already approved or discarded, or never held.
+// ErrNotHeld is returned (wrapped, with the reason) by Approve and Discard
+// for a run that cannot be approved or discarded: not held (any more), of
+// another profile, or not the latest held run.
 var ErrNotHeld = errors.New("the run is not held for approval")
 
+// heldPlan is what a held run keeps (store.Run.Held): the exact requests an
+// approval sends, the plan's hash, and the removals the admin approves.
+type heldPlan struct {
+	Hash        string                     `json:"hash"`
+	Batches     []*bitwarden.ImportRequest `json:"batches"`
+	Removals    int                        `json:"removals"`
+	RemovalList []Removal                  `json:"removalList"`
+}
+
+// approval is the held run an approval run pushes.
+type approval struct {
+	held  store.Run
+	plan  heldPlan
+	actor string
+}
+
 // Approve pushes a held run. It re-reads the directory and re-plans: when
-// the plan is the one held, the held run's exact batches are pushed (a new
-// run with trigger "approval" records it and the held run becomes
-// "approved"); otherwise the new plan is held again (a new held run) and the
-// old one is discarded as superseded. Only the latest held run of the
-// profile can be approved, and only once. actor names who approved.
+// the plan is the one held (same hash) and Bitwarden would not remove more
+// members than were held, the held run's exact batches are pushed (a new
+// run, trigger "approval", records it, and the held run becomes
+// "approved"); otherwise the new plan is held again (a new held run) and
+// the old one is discarded as superseded. Only the latest held run of the
+// profile can be approved, and only once. actor names who approved. The
+// result is the new run's; a failed push returns its error and leaves the
+// held run held.
 func (e *Engine) Approve(ctx context.Context, profileID, runID int64, actor string) (*Result, error) {
-	return nil, errors.New("sync: approve: not implemented yet")
+	release, err := e.lock(ctx, profileID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	held, err := e.heldRun(ctx, profileID, runID)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := e.store.LatestHeldRun(ctx, profileID)
+	if err != nil {
+		return nil, fmt.Errorf("sync: approve run %d: %w", runID, err)
+	}
+	if latest.ID != held.ID {
+		return nil, fmt.Errorf("run %d is not the latest held run (run %d is): %w", runID, latest.ID, ErrNotHeld)
+	}
+	ap := &approval{held: held, actor: actorName(actor)}
+	if err := json.Unmarshal(held.Held, &ap.plan); err != nil || ap.plan.Hash == "" {
+		return nil, fmt.Errorf("sync: approve run %d: its held plan cannot be read: %v", runID, err)
+	}
+	e.Logger.Info("approving held run", "profile", profileID, "held", runID, "actor", ap.actor)
+	return e.run(ctx, profileID, Options{Trigger: TriggerApproval, Mode: ModeSync}, ap)
 }
 
 // Discard drops a held run: its status becomes "discarded" and nothing is
 // pushed. actor names who discarded it.
 func (e *Engine) Discard(ctx context.Context, profileID, runID int64, actor string) error {
-	return errors.New("sync: discard: not implemented yet")
+	release, err := e.lock(ctx, profileID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, err := e.heldRun(ctx, profileID, runID); err != nil {
+		return err
+	}
+	if err := e.store.TransitionRun(ctx, runID, StatusHeld, StatusDiscarded, "discarded by "+actorName(actor)); err != nil {
+		if errors.Is(err, store.ErrRunStatus) {
+			return fmt.Errorf("run %d: %w", runID, ErrNotHeld)
+		}
+		return fmt.Errorf("sync: discard run %d: %w", runID, err)
+	}
+	e.Logger.Info("discarded held run", "profile", profileID, "held", runID, "actor", actorName(actor))
+	return nil
+}
+
+// heldRun loads run id and checks that it is a held run of profileID.
+func (e *Engine) heldRun(ctx context.Context, profileID, id int64) (store.Run, error) {
+	r, err := e.store.GetRun(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && r.ProfileID != profileID) {
+		return store.Run{}, fmt.Errorf("there is no run %d: %w", id, ErrNotHeld)
+	}
+	if err != nil {
+		return store.Run{}, fmt.Errorf("sync: load run %d: %w", id, err)
+	}
+	if r.Status != StatusHeld {
+		return store.Run{}, fmt.Errorf("run %d is %s: %w", id, r.Status, ErrNotHeld)
+	}
+	return r, nil
+}
+
+func actorName(a string) string {
+	if a = strings.TrimSpace(a); a == "" {
+		return "an unnamed admin"
+	}
+	return a
+}
+
+// supersede discards the approved-but-changed held run in favour of res.
+func (e *Engine) supersede(ctx context.Context, ap *approval, res *Result, why string) {
+	note := fmt.Sprintf("superseded by run %d: %s", res.Run.ID, why)
+	if err := e.store.TransitionRun(context.WithoutCancel(ctx), ap.held.ID, StatusHeld, StatusDiscarded, note); err != nil {
+		e.Logger.Warn("could not discard the superseded held run", "held", ap.held.ID, "error", err)
+	}
+	res.Run.Warnings = append(res.Run.Warnings, fmt.Sprintf("held run %d was not pushed: %s", ap.held.ID, why))
+}
+
+// syncedMembers is the base of the guard's percentage: the organization's
+// members with an externalId, or the import's live members if there are
+// more (a first sync into an organization synced by nothing yet).
+func syncedMembers(plan *Plan, d *OrgDiff) int {
+	live := plan.Counts.Users - plan.Counts.Deleted
+	return max(d.SyncedMembers, live)
+}
+
+// guard reports whether the deletion guard holds the plan, and why.
+func (e *Engine) guard(s config.Settings, plan *Plan, d *OrgDiff) (bool, string) {
+	msg := guardMessage(s, plan, d)
+	return msg != "", msg
+}
+
+// guardMessage explains why the guard holds the plan, or is "" when it
+// does not.
+func guardMessage(s config.Settings, plan *Plan, d *OrgDiff) string {
+	synced := syncedMembers(plan, d)
+	limit, on := s.Guard.Threshold(synced)
+	if !on || d.Counts.Removals <= limit {
+		return ""
+	}
+	return fmt.Sprintf("would remove %d of %d members; the limit is %d (%s); approve or discard it in the console, or run `dirsync sync --approve RUN_ID`",
+		d.Counts.Removals, synced, limit, describeGuard(s.Guard))
+}
+
+func describeGuard(g config.Guard) string {
+	var parts []string
+	if g.MaxRemovals > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d members", g.MaxRemovals))
+	}
+	if g.MaxRemovalPercent > 0 {
+		parts = append(parts, fmt.Sprintf("%g%% of synced members", g.MaxRemovalPercent))
+	}
+	if len(parts) == 2 {
+		return parts[0] + " or " + parts[1] + ", whichever is smaller"
+	}
+	return strings.Join(parts, "")
+}
+
+// orgDiff reads the organization and predicts what batches change in it.
+func (e *Engine) orgDiff(ctx context.Context, s config.Settings, batches []*bitwarden.ImportRequest) (*OrgDiff, error) {
+	p, err := e.NewPusher(s)
+	if err != nil {
+		return nil, fmt.Errorf("sync: bitwarden: %w", err)
+	}
+	members, err := p.ListMembers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	groups, err := p.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	return PredictOrgDiff(members, groups, batches), nil
 }

@@ -66,11 +66,18 @@ type Store interface {
 	FinishRun(ctx context.Context, r *store.Run) error
 	AcquireRunLock(ctx context.Context, profileID int64, holder string, ttl time.Duration) (*store.RunLock, error)
 	MarkInterruptedRuns(ctx context.Context, profileID int64, holderAlive func(holder string) bool) (int, error)
+	GetRun(ctx context.Context, id int64) (store.Run, error)
+	LatestHeldRun(ctx context.Context, profileID int64) (store.Run, error)
+	TransitionRun(ctx context.Context, id int64, from, to, note string) error
+	DiscardHeldRuns(ctx context.Context, profileID, exceptID int64, note string) (int, error)
 }
 
-// Pusher sends an import to Bitwarden.
+// Pusher sends an import to Bitwarden and lists the organization's
+// members and groups (to predict what an import changes).
 type Pusher interface {
 	Import(ctx context.Context, req *bitwarden.ImportRequest) error
+	ListMembers(ctx context.Context) ([]bitwarden.Member, error)
+	ListGroups(ctx context.Context) ([]bitwarden.Group, error)
 }
 
 // Engine runs syncs. It is safe for concurrent use; one run at a time per
@@ -94,6 +101,14 @@ type Engine struct {
 	FullReadEvery time.Duration
 	// Version goes into the User-Agent.
 	Version string
+	// OnFinish are called, in order, after every recorded run is stored
+	// (not after a test). They run on the run's goroutine: anything slow
+	// (a webhook) must be handed to a goroutine of its own.
+	OnFinish []func(context.Context, *Result)
+	// OktaObserver and BitwardenObserver, when set, see every HTTP
+	// exchange of the default Okta source and Bitwarden client (metrics).
+	OktaObserver      func(okta.RequestEvent)
+	BitwardenObserver func(bitwarden.RequestEvent)
 
 	hub hub
 }
@@ -116,6 +131,7 @@ func New(st Store, version string) *Engine {
 			RateLimitShare: s.Directory.Okta.RateLimitShare,
 			UserAgent:      "dirsync/" + e.Version,
 			Logger:         e.Logger,
+			Observer:       e.OktaObserver,
 		})
 	}
 	e.NewPusher = func(s config.Settings) (Pusher, error) {
@@ -124,6 +140,7 @@ func New(st Store, version string) *Engine {
 			ClientID:     s.Bitwarden.ClientID,
 			ClientSecret: s.Bitwarden.ClientSecret.Reveal(),
 			UserAgent:    "dirsync/" + e.Version,
+			Observer:     e.BitwardenObserver,
 		})
 	}
 	return e
@@ -171,7 +188,9 @@ type Result struct {
 type Timings struct {
 	ReadMS  int64 `json:"readMs"`
 	PlanMS  int64 `json:"planMs"`
-	PushMS  int64 `json:"pushMs"`
+	// BitwardenMS is the time spent reading the organization.
+	BitwardenMS int64 `json:"bitwardenMs,omitempty"`
+	PushMS      int64 `json:"pushMs"`
 	TotalMS int64 `json:"totalMs"`
 }
 
@@ -180,8 +199,41 @@ var ErrLocked = store.ErrLocked
 
 // Run does one run of profile. The returned error is the run's failure (the
 // result still holds the failed run record when one was stored), or
-// ErrLocked when another run is going on.
+// ErrLocked when another run is going on. A run held by the deletion guard
+// returns no error: its status is "held".
 func (e *Engine) Run(ctx context.Context, profileID int64, opts Options) (*Result, error) {
+	if opts.Mode == ModeTest {
+		return e.run(ctx, profileID, opts, nil)
+	}
+	release, err := e.lock(ctx, profileID)
+	if err != nil {
+		return &Result{Run: store.Run{ProfileID: profileID, Trigger: opts.Trigger, Warnings: []string{}}}, err
+	}
+	defer release()
+	return e.run(ctx, profileID, opts, nil)
+}
+
+// lock takes the profile's run lock and marks runs of dead processes
+// interrupted; release gives the lock back.
+func (e *Engine) lock(ctx context.Context, profileID int64) (release func(), err error) {
+	lock, lerr := e.store.AcquireRunLock(ctx, profileID, e.Holder, e.LockTTL)
+	if lerr != nil {
+		if errors.Is(lerr, store.ErrLocked) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("sync: take the run lock: %w", lerr)
+	}
+	// Holding the lease, any run still marked running is a dead one.
+	if n, merr := e.store.MarkInterruptedRuns(ctx, profileID, nil); merr == nil && n > 0 {
+		e.Logger.Warn("marked runs of a stopped process as interrupted", "profile", profileID, "runs", n)
+	}
+	// The lock refreshes its own lease until released.
+	return func() { _ = lock.Release(context.WithoutCancel(ctx)) }, nil
+}
+
+// run does one run; a recorded run's caller holds the run lock. ap is set
+// when the run is the approval of a held run.
+func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *approval) (*Result, error) {
 	start := e.Now()
 	res := &Result{Run: store.Run{ProfileID: profileID, Trigger: opts.Trigger, Status: StatusRunning, StartedAt: start.UTC(), Warnings: []string{}}}
 	if res.Run.Trigger == "" {
@@ -196,20 +248,10 @@ func (e *Engine) Run(ctx context.Context, profileID int64, opts Options) (*Resul
 	}
 
 	if record {
-		lock, lerr := e.store.AcquireRunLock(ctx, profileID, e.Holder, e.LockTTL)
-		if lerr != nil {
-			if errors.Is(lerr, store.ErrLocked) {
-				return res, ErrLocked
-			}
-			return res, fmt.Errorf("sync: take the run lock: %w", lerr)
-		}
-		// The lock refreshes its own lease until released.
-		defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
-		// Holding the lease, any run still marked running is a dead one.
-		if n, merr := e.store.MarkInterruptedRuns(ctx, profileID, nil); merr == nil && n > 0 {
-			log.Warn("marked runs of a stopped process as interrupted", "runs", n)
-		}
 		res.Run.Holder = e.Holder
+		if ap != nil {
+			res.Run.Warnings = append(res.Run.Warnings, fmt.Sprintf("approval of held run %d by %s", ap.held.ID, ap.actor))
+		}
 		if cerr := e.store.CreateRun(ctx, &res.Run); cerr != nil {
 			return res, fmt.Errorf("sync: record run: %w", cerr)
 		}
@@ -251,6 +293,11 @@ func (e *Engine) Run(ctx context.Context, profileID int64, opts Options) (*Resul
 			log.Warn("sync run failed", "status", status, "error", runErr)
 		} else {
 			log.Info("sync run finished", "status", status, "ms", t.TotalMS)
+		}
+		if record {
+			for _, f := range e.OnFinish {
+				f(context.WithoutCancel(ctx), res)
+			}
 		}
 		return res, runErr
 	}
@@ -297,42 +344,126 @@ func (e *Engine) Run(ctx context.Context, profileID int64, opts Options) (*Resul
 		prev = nil
 	}
 	res.Changes = Diff(prev, plan.Import)
-	res.Run.Changes, _ = json.Marshal(res.Changes)
-	c.GroupsChanged = res.Changes.Counts.GroupsChanged
-	c.MembershipsAdded = res.Changes.Counts.MembershipsAdded
-	c.MembershipsRemoved = res.Changes.Counts.MembershipsRemoved
+	setChanges := func() {
+		res.Run.Changes, _ = json.Marshal(res.Changes)
+		c.GroupsChanged = res.Changes.Counts.GroupsChanged
+		c.MembershipsAdded = res.Changes.Counts.MembershipsAdded
+		c.MembershipsRemoved = res.Changes.Counts.MembershipsRemoved
+		if d := res.Bitwarden; d != nil {
+			c.Invites, c.Removals = d.Counts.Invites, d.Counts.Removals
+		}
+	}
+	setChanges()
 	timings.PlanMS = e.Now().Sub(planStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
 
 	if opts.Mode == ModeTest {
+		if !plan.SkipPush {
+			emit(Event{Phase: "bitwarden", Message: "Reading the Bitwarden organization"})
+			if d, berr := e.orgDiff(ctx, settings, plan.Batches); berr != nil {
+				res.BitwardenError = berr.Error()
+			} else {
+				res.Bitwarden = d
+				res.Changes.Bitwarden = d
+				setChanges()
+			}
+		}
 		res.Run.Status = StatusDryRun
 		return res, nil
 	}
 	if plan.SkipPush {
 		res.Run.Warnings = append(res.Run.Warnings, "the directory returned no users or groups for these settings; nothing was sent (check the filters)")
+		if ap != nil {
+			e.supersede(ctx, ap, res, "the directory changed and there is nothing to send any more")
+		}
 		return finish(StatusUnchanged, nil)
 	}
 	if state.Hash != "" && state.Hash == plan.Hash && opts.Mode == ModeSync {
 		res.Changes = Diff(plan.Import, plan.Import)
-		res.Run.Changes, _ = json.Marshal(res.Changes)
+		setChanges()
 		if err := e.touchState(context.WithoutCancel(ctx), profileID, nil); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: save sync state: %w", err))
 		}
+		if ap != nil {
+			e.supersede(ctx, ap, res, "the directory changed and Bitwarden already has what it lists")
+		}
 		return finish(StatusUnchanged, nil)
 	}
+
+	if opts.Mode == ModeDryRun && state.Hash != "" && state.Hash == plan.Hash {
+		return finish(StatusDryRun, nil) // nothing would be pushed
+	}
+
+	// What the push would change in Bitwarden: the guard needs it.
+	emit(Event{Phase: "bitwarden", Message: "Reading the Bitwarden organization"})
+	bwStart := e.Now()
+	diff, err := e.orgDiff(ctx, settings, plan.Batches)
+	timings.BitwardenMS = e.Now().Sub(bwStart).Milliseconds()
+	res.Run.Timings, _ = json.Marshal(timings)
+	if err != nil {
+		res.BitwardenError = err.Error()
+		return finish(StatusFailed, fmt.Errorf("could not read the Bitwarden organization to check what the push would change, so nothing was sent: %w", err))
+	}
+	res.Bitwarden = diff
+	res.Changes.Bitwarden = diff
+	setChanges()
+	for _, p := range diff.Problems {
+		res.Run.Warnings = append(res.Run.Warnings, "Bitwarden: "+p)
+	}
+
+	batches := plan.Batches
+	hold, why := e.guard(settings, plan, diff)
+	switch {
+	case ap != nil && plan.Hash != ap.plan.Hash:
+		hold, why = true, fmt.Sprintf("the directory changed since run %d was held, so this new plan needs its own approval", ap.held.ID)
+		if msg := guardMessage(settings, plan, diff); msg != "" {
+			why += "; " + msg
+		}
+	case ap != nil && diff.Counts.Removals > ap.plan.Removals:
+		hold, why = true, fmt.Sprintf("the Bitwarden organization changed since run %d was held: the push would now remove %d members, more than the %d approved", ap.held.ID, diff.Counts.Removals, ap.plan.Removals)
+	case ap != nil:
+		hold = false
+		batches = ap.plan.Batches
+	}
 	if opts.Mode == ModeDryRun {
+		if hold {
+			res.Run.Warnings = append(res.Run.Warnings, "a sync would be held for approval: "+why)
+		}
 		return finish(StatusDryRun, nil)
+	}
+	if hold {
+		hp := heldPlan{Hash: plan.Hash, Batches: plan.Batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals}
+		if res.Run.Held, err = json.Marshal(hp); err != nil {
+			return finish(StatusFailed, fmt.Errorf("sync: encode held plan: %w", err))
+		}
+		res.Run.Error = why
+		if ap != nil {
+			e.supersede(ctx, ap, res, "the directory or organization changed")
+		}
+		out, ferr := finish(StatusHeld, nil)
+		if ferr == nil {
+			if _, derr := e.store.DiscardHeldRuns(context.WithoutCancel(ctx), profileID, res.Run.ID, fmt.Sprintf("superseded by held run %d", res.Run.ID)); derr != nil {
+				log.Warn("could not discard older held runs", "error", derr)
+			}
+		}
+		return out, ferr
 	}
 
 	// Push.
 	pushStart := e.Now()
-	if err := e.push(ctx, settings, plan, emit); err != nil {
+	if err := e.push(ctx, settings, batches, emit); err != nil {
 		timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
 		res.Run.Timings, _ = json.Marshal(timings)
 		return finish(StatusFailed, err)
 	}
 	timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
+	if ap != nil {
+		note := fmt.Sprintf("approved by %s; pushed by run %d", ap.actor, res.Run.ID)
+		if terr := e.store.TransitionRun(context.WithoutCancel(ctx), ap.held.ID, StatusHeld, StatusApproved, note); terr != nil {
+			log.Warn("could not mark the held run approved", "held", ap.held.ID, "error", terr)
+		}
+	}
 	body, err := compressImport(plan.Import)
 	if err != nil {
 		return finish(StatusFailed, err)
@@ -473,13 +604,13 @@ func (m memberCache) CachedMembers(groupID string, lmu time.Time) ([]string, boo
 
 // push sends the plan's batches in order. Any failure stops it; the caller
 // then stores no hash, so the next run sends everything again.
-func (e *Engine) push(ctx context.Context, s config.Settings, plan *Plan, emit func(Event)) error {
+func (e *Engine) push(ctx context.Context, s config.Settings, batches []*bitwarden.ImportRequest, emit func(Event)) error {
 	p, err := e.NewPusher(s)
 	if err != nil {
 		return fmt.Errorf("sync: bitwarden: %w", err)
 	}
-	n := len(plan.Batches)
-	for i, b := range plan.Batches {
+	n := len(batches)
+	for i, b := range batches {
 		emit(Event{Phase: "push", Message: fmt.Sprintf("Sending import %d of %d to Bitwarden", i+1, n), Done: i, Total: n})
 		if err := p.Import(ctx, b); err != nil {
 			if n > 1 {
