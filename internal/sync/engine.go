@@ -186,12 +186,12 @@ type Result struct {
 
 // Timings are the phase durations of a run, kept in the run record.
 type Timings struct {
-	ReadMS  int64 `json:"readMs"`
-	PlanMS  int64 `json:"planMs"`
+	ReadMS int64 `json:"readMs"`
+	PlanMS int64 `json:"planMs"`
 	// BitwardenMS is the time spent reading the organization.
 	BitwardenMS int64 `json:"bitwardenMs,omitempty"`
 	PushMS      int64 `json:"pushMs"`
-	TotalMS int64 `json:"totalMs"`
+	TotalMS     int64 `json:"totalMs"`
 }
 
 // ErrLocked is returned when another run of the profile holds the lock.
