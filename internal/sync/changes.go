@@ -13,7 +13,7 @@ import (
 
 // maxListed caps each list in Changes so that a run record stays small; the
 // counts are always complete.
-const maxListed = 500
+var maxListed = 500
 
 // Changes is what an import changes compared with the previous pushed one.
 // It compares import bodies, not Bitwarden's state: it says what dirsync
