@@ -253,6 +253,14 @@ func TestLoginRequired(t *testing.T) {
 		{"POST", "/settings", nil, http.StatusUnauthorized, ""},
 		{"POST", "/settings/validate", nil, http.StatusUnauthorized, ""},
 		{"POST", "/logout", nil, http.StatusUnauthorized, ""},
+		{"GET", "/dashboard/status", nil, http.StatusSeeOther, "/login?next=%2Fdashboard%2Fstatus"},
+		{"GET", "/events", nil, http.StatusSeeOther, "/login?next=%2Fevents"},
+		{"GET", "/audit?page=2", nil, http.StatusSeeOther, "/login?next=%2Faudit%3Fpage%3D2"},
+		{"GET", "/settings/export", nil, http.StatusSeeOther, "/login?next=%2Fsettings%2Fexport"},
+		{"POST", "/sync", nil, http.StatusUnauthorized, ""},
+		{"POST", "/schedule/start", nil, http.StatusUnauthorized, ""},
+		{"POST", "/schedule/stop", nil, http.StatusUnauthorized, ""},
+		{"POST", "/cache/clear", nil, http.StatusUnauthorized, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

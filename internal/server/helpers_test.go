@@ -75,6 +75,17 @@ const (
 // withAdmin creates testUser first.
 func newEnv(t *testing.T, withAdmin bool, mod ...func(*Config)) *env {
 	t.Helper()
+	return newEnvWith(t, withAdmin, func(_ *store.Store, cfg *Config) {
+		for _, m := range mod {
+			m(cfg)
+		}
+	})
+}
+
+// newEnvWith is newEnv for configs that need the store, such as a real
+// engine and worker over it; mod runs before the server is built.
+func newEnvWith(t *testing.T, withAdmin bool, mod func(*store.Store, *Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := store.Open(ctx, filepath.Join(dir, "dirsync.db"), store.Options{})
@@ -99,8 +110,8 @@ func newEnv(t *testing.T, withAdmin bool, mod ...func(*Config)) *env {
 		Now:        e.clock.Now,
 		Argon:      auth.TestParams,
 	}
-	for _, m := range mod {
-		m(&cfg)
+	if mod != nil {
+		mod(st, &cfg)
 	}
 	e.srv, err = New(cfg, st)
 	if err != nil {

@@ -54,6 +54,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.throttle.Fail(username, addr)
 		// The name is not logged: people type passwords into it.
 		s.log.Warn("login failed", "remote", addr, "reason", "unknown user")
+		s.addAudit(r, "", "admin.login_failed", "unknown user name")
 		fail(http.StatusUnauthorized, wrongCredentials)
 		return
 	case err != nil:
@@ -66,6 +67,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		s.throttle.Fail(username, addr)
 		s.log.Warn("login failed", "user", username, "remote", addr, "reason", "wrong password")
+		s.addAudit(r, username, "admin.login_failed", "wrong password")
 		fail(http.StatusUnauthorized, wrongCredentials)
 		return
 	}

@@ -31,8 +31,13 @@ func (s *Server) routes() http.Handler {
 
 			r.Post("/logout", s.logout)
 
-			// --- Dashboard (placeholder: dashboard.go) ---
-			r.Get("/", s.dashboard)
+			// --- Dashboard and sync actions ---
+			r.Get("/", s.dashboard)                       // dashboard.go
+			r.Get("/dashboard/status", s.dashboardStatus) // dashboard.go
+			r.Get("/events", s.events)                    // events.go (SSE)
+			r.Post("/sync", s.syncNow)                    // sync_now.go
+			r.Post("/schedule/start", s.scheduleStart)    // schedule_toggle.go
+			r.Post("/schedule/stop", s.scheduleStop)      // schedule_toggle.go
 
 			// --- Test preview (placeholder: test_preview.go) ---
 			r.Get("/test", s.testPreview)
@@ -45,8 +50,11 @@ func (s *Server) routes() http.Handler {
 			r.Post("/settings", s.settingsSave)              // settings_save.go
 			r.Post("/settings/validate", s.settingsValidate) // settings_validate.go
 
-			// --- More (placeholder: more.go) ---
-			r.Get("/more", s.more)
+			// --- More ---
+			r.Get("/more", s.more)                      // more.go
+			r.Post("/cache/clear", s.cacheClear)        // cache_clear.go
+			r.Get("/settings/export", s.settingsExport) // more_export.go
+			r.Get("/audit", s.auditPage)                // audit_page.go
 		})
 	})
 

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	dsync "github.com/dirsync/dirsync/internal/sync"
+	"github.com/dirsync/dirsync/web"
+)
+
+// eventsKeepAlive is how often an idle stream sends a comment, so proxies
+// and browsers do not close it as dead.
+const eventsKeepAlive = 25 * time.Second
+
+// events is GET /events: server-sent events of sync progress for the
+// dashboard (htmx's sse extension). Each engine event becomes a "progress"
+// event whose data is the progress box as HTML; the end of a run also
+// sends "done" (data: the run id), on which the dashboard reloads its
+// status. The stream ends when the client goes away or at shutdown.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if s.engine == nil {
+		http.Error(w, "no sync engine in this process", http.StatusServiceUnavailable)
+		return
+	}
+	rc := http.NewResponseController(w)
+	// Subscribe before reading the current state so no event falls in
+	// between.
+	ch, unsubscribe := s.engine.Subscribe()
+	defer unsubscribe()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	// A page loaded mid-run already shows the progress; send it anyway so
+	// a reconnecting stream catches up.
+	if ev, ok := s.engine.Current(); ok {
+		if err := s.writeProgress(w, r, ev); err != nil {
+			return
+		}
+	} else if _, err := fmt.Fprint(w, ": connected\n\n"); err != nil {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		s.log.Warn("event stream cannot flush", "err", err, "request_id", requestIDFrom(r.Context()))
+		return
+	}
+
+	keepAlive := time.NewTicker(eventsKeepAlive)
+	defer keepAlive.Stop()
+	done := s.streams.doneChan()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-done:
+			return
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		case ev := <-ch:
+			if err := s.writeProgress(w, r, ev); err != nil {
+				return
+			}
+			if ev.Final {
+				if _, err := fmt.Fprintf(w, "event: done\ndata: %d\n\n", ev.RunID); err != nil {
+					return
+				}
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// writeProgress writes one "progress" event: the progress box's HTML,
+// one data line per line of HTML.
+func (s *Server) writeProgress(w http.ResponseWriter, r *http.Request, ev dsync.Event) error {
+	var buf bytes.Buffer
+	if err := web.DashProgressBox(dashProgressOf(ev)).Render(r.Context(), &buf); err != nil {
+		return fmt.Errorf("render progress: %w", err)
+	}
+	var out strings.Builder
+	out.WriteString("event: progress\n")
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		out.WriteString("data: ")
+		out.WriteString(strings.TrimRight(line, "\r"))
+		out.WriteString("\n")
+	}
+	out.WriteString("\n")
+	_, err := io.WriteString(w, out.String())
+	return err
+}
