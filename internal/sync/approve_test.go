@@ -98,7 +98,9 @@ func TestGuardHoldsAndApprovalPushesOnce(t *testing.T) {
 	if n := len(h.bw.Members()); n != 70 {
 		t.Fatalf("org has %d members, want 70", n)
 	}
-	if !slices.ContainsFunc(res.Run.Warnings, func(w string) bool { return strings.Contains(w, "approval of held run") && strings.Contains(w, "alice") }) {
+	if !slices.ContainsFunc(res.Run.Warnings, func(w string) bool {
+		return strings.Contains(w, "approval of held run") && strings.Contains(w, "alice")
+	}) {
 		t.Fatalf("approval run warnings %v", res.Run.Warnings)
 	}
 	if r := h.getRun(again.Run.ID); r.Status != StatusApproved {
