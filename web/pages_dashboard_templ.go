@@ -110,7 +110,7 @@ func DashboardPage(v DashboardView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if !v.HasSettings {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<article class=\"notice\" data-testid=\"no-settings-notice\"><p><strong>dirsync is not set up yet.</strong> Tell it where your Okta directory and your Bitwarden organization are, then come back here to test and sync.</p><a href=\"/settings\" role=\"button\" data-testid=\"go-settings\">Open Settings</a></article>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<article class=\"notice notice-info\" data-testid=\"no-settings-notice\"><p><strong>dirsync is not set up yet.</strong> Tell it where your Okta directory and your Bitwarden organization are, then come back here to test and sync.</p><a href=\"/settings\" role=\"button\" data-testid=\"go-settings\">Open Settings</a></article>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -400,7 +400,7 @@ func DashboardStatus(v DashboardView) templ.Component {
 		ctx = templ.ClearChildren(ctx)
 		if a := v.Attention; a != nil {
 			if a.Status == "held" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<div class=\"banner banner-warn\" role=\"alert\" data-testid=\"attention-banner\"><p><strong>Run #")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<div class=\"notice notice-warn\" role=\"alert\" data-testid=\"attention-banner\"><p><strong>Run #")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -444,7 +444,7 @@ func DashboardStatus(v DashboardView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<div class=\"banner banner-bad\" role=\"alert\" data-testid=\"attention-banner\"><p><strong>The latest sync ")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<div class=\"notice notice-bad\" role=\"alert\" data-testid=\"attention-banner\"><p><strong>The latest sync ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
