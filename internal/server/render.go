@@ -12,9 +12,11 @@ import (
 )
 
 // isHTMX reports an htmx request. Boosted requests are whole-page
-// navigations and get the full page.
+// navigations and get the full page, and so do history restores (htmx
+// reloading a pushed URL that fell out of its cache swaps the whole body).
 func isHTMX(r *http.Request) bool {
-	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true"
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true" &&
+		r.Header.Get("HX-History-Restore-Request") != "true"
 }
 
 // page builds the layout data for a page and takes the pending flashes.

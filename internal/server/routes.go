@@ -39,11 +39,13 @@ func (s *Server) routes() http.Handler {
 			r.Post("/schedule/start", s.scheduleStart)    // schedule_toggle.go
 			r.Post("/schedule/stop", s.scheduleStop)      // schedule_toggle.go
 
-			// --- Test preview (placeholder: test_preview.go) ---
-			r.Get("/test", s.testPreview)
+			// --- Test preview ---
+			r.Get("/test", s.testPreview)  // test_preview.go
+			r.Post("/test/run", s.testRun) // test_preview.go
 
-			// --- History (placeholder: history.go) ---
-			r.Get("/history", s.history)
+			// --- History ---
+			r.Get("/history", s.history)      // history.go
+			r.Get("/history/{id}", s.runPage) // run_page.go
 
 			// --- Settings ---
 			r.Get("/settings", s.settingsShow)               // settings.go

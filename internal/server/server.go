@@ -119,6 +119,7 @@ type Server struct {
 	engine   Engine
 	worker   Worker
 	streams  streams
+	previews *previewCache
 	cookies  *sessions.CookieStore
 	throttle *auth.Throttle
 	// dummyHash is verified against when a user name does not exist, so a
@@ -164,6 +165,7 @@ func New(cfg Config, st Store) (*Server, error) {
 		engine:   cfg.Engine,
 		worker:   cfg.Worker,
 		throttle: auth.NewThrottle(cfg.Throttle),
+		previews: newPreviewCache(cfg.Now),
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/dirsync/dirsync/internal/store"
+	dsync "github.com/dirsync/dirsync/internal/sync"
+	"github.com/dirsync/dirsync/web"
+)
+
+// runPage is GET /history/{id}: one run with its timings, counts,
+// warnings, error and changes. 400 for an id that is not a number, 404 for
+// an unknown run.
+func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.renderError(w, r, http.StatusBadRequest, "Bad run id", "A run id is a whole number, as listed in History.")
+		return
+	}
+	run, err := s.runs.GetRun(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && run.ProfileID != store.DefaultProfile) {
+		s.renderError(w, r, http.StatusNotFound, "Run not found", fmt.Sprintf("There is no run %d. History lists every run that is kept.", id))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, fmt.Errorf("run page %d: %w", id, err))
+		return
+	}
+	s.render(w, r, http.StatusOK, s.page(r, "Run "+strconv.FormatInt(id, 10), "history"), web.RunPage(runView(run)))
+}
+
+// runView turns a stored run into the page's data.
+func runView(run store.Run) web.RunView {
+	v := web.RunView{
+		ID: run.ID, Trigger: run.Trigger, Status: run.Status, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
+		Duration: runDuration(run), Error: run.Error,
+	}
+	v.Warnings, v.WarningsTotal = capWarnings(run.Warnings)
+	if len(run.Timings) > 0 {
+		var t dsync.Timings
+		if json.Unmarshal(run.Timings, &t) == nil {
+			ms := func(n int64) string { return formatDuration(time.Duration(n) * time.Millisecond) }
+			v.Timings = &web.RunTimings{Read: ms(t.ReadMS), Plan: ms(t.PlanMS), Push: ms(t.PushMS), Total: ms(t.TotalMS)}
+		}
+	}
+	c := run.Counts
+	v.Counts = []web.Count{
+		{Key: "users", Label: "Users", Value: itoa(c.Users)},
+		{Key: "members", Label: "Members (not deleted)", Value: itoa(c.Members)},
+		{Key: "deleted", Label: "Sent as deleted", Value: itoa(c.Deleted)},
+		{Key: "disabled", Label: "Disabled in Okta", Value: itoa(c.Disabled)},
+		{Key: "left-out", Label: "Left out", Value: itoa(c.Dropped)},
+		{Key: "groups", Label: "Groups", Value: itoa(c.Groups)},
+		{Key: "memberships", Label: "Memberships", Value: itoa(c.Memberships)},
+		{Key: "batches", Label: "Imports sent", Value: itoa(c.Batches)},
+		{Key: "okta-requests", Label: "Okta requests", Value: itoa(c.OktaRequests)},
+		{Key: "invites", Label: "Invites", Value: itoa(c.Invites)},
+		{Key: "removals", Label: "Removals", Value: itoa(c.Removals)},
+	}
+	if len(run.Changes) > 0 {
+		var ch dsync.Changes
+		if json.Unmarshal(run.Changes, &ch) == nil {
+			v.Changes = changesView(&ch)
+			if ch.Bitwarden != nil {
+				v.Bitwarden = orgDiffView(ch.Bitwarden)
+			}
+		}
+	}
+	return v
+}
+
+// changesView shows a Changes record: counts, then the kept lists.
+func changesView(c *dsync.Changes) *web.ChangesView {
+	n := c.Counts
+	v := &web.ChangesView{
+		First: c.First, Empty: c.Empty(), Truncated: c.Truncated,
+		Counts: []web.Count{
+			{Key: "members-added", Label: "Members added", Value: itoa(n.MembersAdded)},
+			{Key: "members-removed", Label: "Members removed", Value: itoa(n.MembersRemoved)},
+			{Key: "members-deleted", Label: "Members deleted", Value: itoa(n.MembersDeleted)},
+			{Key: "members-restored", Label: "Members restored", Value: itoa(n.MembersRestored)},
+			{Key: "emails-changed", Label: "Emails changed", Value: itoa(n.EmailsChanged)},
+			{Key: "groups-added", Label: "Groups added", Value: itoa(n.GroupsAdded)},
+			{Key: "groups-renamed", Label: "Groups renamed", Value: itoa(n.GroupsRenamed)},
+			{Key: "groups-removed", Label: "Groups no longer synced", Value: itoa(n.GroupsRemoved)},
+			{Key: "groups-changed", Label: "Groups with new members", Value: itoa(n.GroupsChanged)},
+			{Key: "memberships-added", Label: "Memberships added", Value: itoa(n.MembershipsAdded)},
+			{Key: "memberships-removed", Label: "Memberships removed", Value: itoa(n.MembershipsRemoved)},
+		},
+	}
+	members := func(key, title string, count int, refs []dsync.MemberRef) {
+		if count == 0 {
+			return
+		}
+		l := web.ChangeList{Key: key, Title: title, Count: count, Items: make([]web.ChangeItem, len(refs))}
+		for i, m := range refs {
+			l.Items[i] = web.ChangeItem{Text: m.Email, ID: m.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	groups := func(key, title string, count int, refs []dsync.GroupRef) {
+		if count == 0 {
+			return
+		}
+		l := web.ChangeList{Key: key, Title: title, Count: count, Items: make([]web.ChangeItem, len(refs))}
+		for i, g := range refs {
+			l.Items[i] = web.ChangeItem{Text: g.Name, ID: g.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	members("members-added", "Members added", n.MembersAdded, c.MembersAdded)
+	members("members-removed", "Members removed", n.MembersRemoved, c.MembersRemoved)
+	members("members-deleted", "Members deleted", n.MembersDeleted, c.MembersDeleted)
+	members("members-restored", "Members restored", n.MembersRestored, c.MembersRestored)
+	if n.EmailsChanged > 0 {
+		l := web.ChangeList{Key: "emails-changed", Title: "Emails changed", Count: n.EmailsChanged, Items: make([]web.ChangeItem, len(c.EmailsChanged))}
+		for i, e := range c.EmailsChanged {
+			l.Items[i] = web.ChangeItem{Text: e.From + " → " + e.To, ID: e.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	groups("groups-added", "Groups added", n.GroupsAdded, c.GroupsAdded)
+	if n.GroupsRenamed > 0 {
+		l := web.ChangeList{Key: "groups-renamed", Title: "Groups renamed", Count: n.GroupsRenamed, Items: make([]web.ChangeItem, len(c.GroupsRenamed))}
+		for i, g := range c.GroupsRenamed {
+			l.Items[i] = web.ChangeItem{Text: g.From + " → " + g.To, ID: g.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	groups("groups-removed", "Groups no longer synced", n.GroupsRemoved, c.GroupsRemoved)
+	for _, m := range c.MembershipChanges {
+		v.Memberships = append(v.Memberships, membershipView(m.ExternalID, m.Name, m.Added, m.Removed))
+	}
+	return v
+}
+
+// orgDiffView shows what a push changes in the Bitwarden organization.
+func orgDiffView(d *dsync.OrgDiff) *web.OrgDiffView {
+	n := d.Counts
+	v := &web.OrgDiffView{
+		Summary:   fmt.Sprintf("The organization has %d members, %d of them synced from the directory.", d.OrgMembers, d.SyncedMembers),
+		Empty:     d.Empty(),
+		Problems:  d.Problems,
+		Truncated: d.Truncated,
+		Counts: []web.Count{
+			{Key: "invites", Label: "Invites", Value: itoa(n.Invites)},
+			{Key: "removals", Label: "Removals", Value: itoa(n.Removals)},
+			{Key: "links", Label: "Linked by email", Value: itoa(n.Links)},
+			{Key: "groups-created", Label: "Groups created", Value: itoa(n.GroupsCreated)},
+			{Key: "groups-renamed", Label: "Groups renamed", Value: itoa(n.GroupsRenamed)},
+			{Key: "groups-changed", Label: "Groups with member changes", Value: itoa(n.GroupsChanged)},
+			{Key: "memberships-added", Label: "Memberships added", Value: itoa(n.MembershipsAdded)},
+			{Key: "memberships-removed", Label: "Memberships removed", Value: itoa(n.MembershipsRemoved)},
+			{Key: "owners-kept", Label: "Owners kept", Value: itoa(n.OwnersKept)},
+			{Key: "ignored", Label: "Group members ignored", Value: itoa(n.Ignored)},
+		},
+	}
+	members := func(key, title string, count int, refs []dsync.MemberRef) {
+		if count == 0 {
+			return
+		}
+		l := web.ChangeList{Key: key, Title: title, Count: count, Items: make([]web.ChangeItem, len(refs))}
+		for i, m := range refs {
+			l.Items[i] = web.ChangeItem{Text: m.Email, ID: m.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	members("invites", "Invited", n.Invites, d.Invites)
+	if n.Removals > 0 {
+		l := web.ChangeList{Key: "removals", Title: "Removed from the organization", Count: n.Removals, Items: make([]web.ChangeItem, len(d.Removals))}
+		for i, m := range d.Removals {
+			why := "sent as deleted"
+			if m.Reason == dsync.RemovalOverwrite {
+				why = "not in the import (overwrite existing)"
+			}
+			l.Items[i] = web.ChangeItem{Text: m.Email + " — " + why, ID: m.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	members("links", "Linked to the directory by email", n.Links, d.Links)
+	members("owners-kept", "Owners kept (the server never removes owners)", n.OwnersKept, d.OwnersKept)
+	members("email-taken", "Not invited: the email belongs to another synced member", n.EmailTaken, d.EmailTaken)
+	if n.GroupsCreated > 0 {
+		l := web.ChangeList{Key: "groups-created", Title: "Groups created", Count: n.GroupsCreated, Items: make([]web.ChangeItem, len(d.GroupsCreated))}
+		for i, g := range d.GroupsCreated {
+			l.Items[i] = web.ChangeItem{Text: g.Name, ID: g.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	if n.GroupsRenamed > 0 {
+		l := web.ChangeList{Key: "groups-renamed", Title: "Groups renamed", Count: n.GroupsRenamed, Items: make([]web.ChangeItem, len(d.GroupsRenamed))}
+		for i, g := range d.GroupsRenamed {
+			l.Items[i] = web.ChangeItem{Text: g.From + " → " + g.To, ID: g.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	if n.Ignored > 0 {
+		l := web.ChangeList{Key: "ignored", Title: "Group members the server ignores (not organization members)", Count: len(d.Ignored), Items: make([]web.ChangeItem, len(d.Ignored))}
+		for i, g := range d.Ignored {
+			l.Items[i] = web.ChangeItem{Text: fmt.Sprintf("%s: %d ids", g.Name, len(g.ExternalIDs)), ID: g.ExternalID}
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	for _, m := range d.Memberships {
+		v.Memberships = append(v.Memberships, membershipView(m.ExternalID, m.Name, m.Added, m.Removed))
+	}
+	return v
+}
+
+// membershipView cuts a group's id lists to what a page shows.
+func membershipView(id, name string, added, removed []string) web.MembershipView {
+	cut := func(ids []string) []string {
+		if len(ids) > web.MaxListedIDs {
+			return ids[:web.MaxListedIDs]
+		}
+		return ids
+	}
+	return web.MembershipView{
+		ID: id, Name: name, Added: cut(added), Removed: cut(removed),
+		AddedTotal: len(added), RemovedTotal: len(removed),
+	}
+}
