@@ -32,6 +32,7 @@ type dashEnv struct {
 	gateMu   sync.Mutex
 	gate     chan struct{} // nil: Bitwarden answers at once
 	gateOnce *sync.Once
+	held     int // requests waiting at the gate
 }
 
 // newDashEnv starts the console with an engine and a started worker;
@@ -98,10 +99,27 @@ func (d *dashEnv) openGate() {
 func (d *dashEnv) waitGate(*http.Request) {
 	d.gateMu.Lock()
 	g := d.gate
+	if g != nil {
+		d.held++
+	}
 	d.gateMu.Unlock()
 	if g != nil {
 		<-g
+		d.gateMu.Lock()
+		d.held--
+		d.gateMu.Unlock()
 	}
+}
+
+// waitHeld waits until a Bitwarden request is held at the gate: the run
+// stands still there.
+func (d *dashEnv) waitHeld(t *testing.T) {
+	t.Helper()
+	dashWait(t, "a Bitwarden request held at the gate", func() bool {
+		d.gateMu.Lock()
+		defer d.gateMu.Unlock()
+		return d.held > 0
+	})
 }
 
 // dashWait polls cond until it holds or 15 s pass.
@@ -342,7 +360,7 @@ func TestSyncNow(t *testing.T) {
 	d.okta.AddUser(oktatest.User{Status: "ACTIVE", Email: "late@example.com", Login: "late@example.com"})
 	d.closeGate()
 	wantStatus(t, d.post(c, "/sync", url.Values{}), http.StatusSeeOther)
-	dashWait(t, "the second run to start", func() bool { return d.lastRun(t).Status == store.StatusRunning })
+	d.waitHeld(t)
 	running := d.get(c, "/")
 	doc := running.doc(t)
 	if testid(doc, "progress").Length() != 1 || !hasRefresh(doc) {

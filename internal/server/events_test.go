@@ -140,10 +140,11 @@ func TestEventsCatchUp(t *testing.T) {
 	d.login(c)
 	d.closeGate()
 	wantStatus(t, d.post(c, "/sync", url.Values{}), http.StatusSeeOther)
-	dashWait(t, "the run to reach the push", func() bool {
-		ev, ok := d.engine.Current()
-		return ok && ev.Phase == "push"
-	})
+	d.waitHeld(t)
+	cur, ok := d.engine.Current()
+	if !ok {
+		t.Fatal("no current event while the run is held")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s := openEvents(t, ctx, d.env, c)
@@ -151,8 +152,15 @@ func TestEventsCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.name != "progress" || !strings.Contains(ev.data, "Sending import") {
-		t.Fatalf("first event %q:\n%s", ev.name, ev.data)
+	if ev.name != "progress" {
+		t.Fatalf("first event %q", ev.name)
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(ev.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testid(doc, "progress-message").Text(); cur.Message == "" || !strings.Contains(got, cur.Message) {
+		t.Fatalf("first event shows %q, want the current %q", got, cur.Message)
 	}
 	d.openGate()
 	for ev.name != "done" {

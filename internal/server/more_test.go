@@ -172,7 +172,7 @@ func TestCacheClearRefusedWhileRunning(t *testing.T) {
 	d.okta.AddUser(oktatest.User{Status: "ACTIVE", Email: "new@example.com", Login: "new@example.com"})
 	d.closeGate()
 	wantStatus(t, d.post(c, "/sync", url.Values{}), http.StatusSeeOther)
-	dashWait(t, "the run to start", func() bool { return d.worker.Status().Running })
+	d.waitHeld(t)
 	doc := d.get(c, "/more").doc(t)
 	if _, disabled := testid(doc, "cache-clear-submit").Attr("disabled"); !disabled {
 		t.Fatal("clear offered during a run")
