@@ -260,6 +260,10 @@ func TestLoginRequired(t *testing.T) {
 		{"POST", "/sync", nil, http.StatusUnauthorized, ""},
 		{"POST", "/schedule/start", nil, http.StatusUnauthorized, ""},
 		{"POST", "/schedule/stop", nil, http.StatusUnauthorized, ""},
+		{"GET", "/test?id=x&q=a", nil, http.StatusSeeOther, "/login?next=%2Ftest%3Fid%3Dx%26q%3Da"},
+		{"POST", "/test/run", nil, http.StatusUnauthorized, ""},
+		{"GET", "/history/1", nil, http.StatusSeeOther, "/login?next=%2Fhistory%2F1"},
+		{"GET", "/history/abc", nil, http.StatusSeeOther, "/login?next=%2Fhistory%2Fabc"},
 		{"POST", "/cache/clear", nil, http.StatusUnauthorized, ""},
 	}
 	for _, tc := range tests {

@@ -121,9 +121,10 @@ func TestTestPreviewListsUsersAndGroups(t *testing.T) {
 		removeDisabled             bool
 		enabled, disabled, deleted string
 		suspendedState             string
+		invites                    string
 	}{
-		{"suspended sent as members", false, "113", "4", "3", web.StateDisabled},
-		{"suspended sent as deleted", true, "113", "0", "7", web.StateDeleted},
+		{"suspended sent as members", false, "113", "4", "3", web.StateDisabled, "117"},
+		{"suspended sent as deleted", true, "113", "0", "7", web.StateDeleted, "113"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +138,10 @@ func TestTestPreviewListsUsersAndGroups(t *testing.T) {
 				if got := countOf(t, page, key); got != want {
 					t.Errorf("count %s = %q, want %q", key, got, want)
 				}
+			}
+			// The fake organization is empty: every live member is invited.
+			if got, want := strings.TrimSpace(testid(page.doc(t), "bitwarden-counts").Find(`[data-testid="count-invites"]`).Text()), tc.invites; got != want {
+				t.Errorf("Bitwarden invites = %q, want %q", got, want)
 			}
 			if n := countOf(t, page, "okta-requests"); n == "0" {
 				t.Error("no Okta requests counted")
