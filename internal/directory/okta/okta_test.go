@@ -390,7 +390,9 @@ func TestRateLimitPacing(t *testing.T) {
 	// 700 active users: 4 pages, plus one DEPROVISIONED page: 5 requests
 	// against a budget of 6, of which we may use half.
 	srv := newFake(t, oktatest.Options{RateLimit: 6, Window: time.Second, Now: clock}, oktatest.Generate(oktatest.Spec{Users: 700}))
-	snap, err := newClient(t, srv.URL, nil).Read(context.Background(), directory.ReadOptions{Users: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	snap, err := newClient(t, srv.URL, nil).Read(ctx, directory.ReadOptions{Users: true})
 	if err != nil {
 		t.Fatal(err)
 	}
