@@ -82,7 +82,7 @@ func MorePage(v MoreView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<form method=\"post\" action=\"/cache/clear\" data-testid=\"cache-clear-form\"><label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required data-testid=\"cache-clear-confirm\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<form method=\"post\" action=\"/cache/clear\" class=\"compact\" data-testid=\"cache-clear-form\"><label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required data-testid=\"cache-clear-confirm\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
