@@ -69,28 +69,50 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 	}
 	g, gctx := errgroup.WithContext(ctx)
 
+	// ids holds every id seen once: member lists reuse the users' id
+	// strings instead of holding 500k copies (a large org's biggest cost),
+	// and idx de-duplicates users across the lists.
+	type idRef struct {
+		id  string
+		idx int32 // index in users, -1 when seen only as a member
+	}
 	var (
 		usersMu sync.Mutex
 		users   []directory.User
-		userIdx = map[string]int{}
+		ids     = map[string]idRef{}
 	)
 	addUsers := func(phase string, page []oktaUser) error {
 		usersMu.Lock()
 		for _, u := range page {
 			mu := mapUser(u)
-			if i, dup := userIdx[mu.ID]; dup {
+			ref, seen := ids[mu.ID]
+			if seen {
+				mu.ID = ref.id
+			}
+			if seen && ref.idx >= 0 {
 				if mu.Deleted {
-					users[i] = mu
+					users[ref.idx] = mu
 				}
 				continue
 			}
-			userIdx[mu.ID] = len(users)
+			ids[mu.ID] = idRef{id: mu.ID, idx: int32(len(users))}
 			users = append(users, mu)
 		}
 		n := len(users)
 		usersMu.Unlock()
 		progress(directory.Progress{Phase: phase, Done: n, Message: fmt.Sprintf("%d users read", n)})
 		return nil
+	}
+	intern := func(page []string) {
+		usersMu.Lock()
+		defer usersMu.Unlock()
+		for i, id := range page {
+			if ref, ok := ids[id]; ok {
+				page[i] = ref.id
+			} else {
+				ids[id] = idRef{id: id, idx: -1}
+			}
+		}
 	}
 	if opts.Users {
 		base := c.base + "/api/v1/users?limit=" + fmt.Sprint(usersPageSize)
@@ -168,7 +190,7 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 					if err := gctx.Err(); err != nil {
 						return err
 					}
-					ids, err := c.readMembers(gctx, r, dg.ID)
+					ids, err := c.readMembers(gctx, r, dg.ID, intern)
 					if err != nil {
 						return err
 					}
@@ -219,13 +241,15 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 	return snap, nil
 }
 
-func (c *Client) readMembers(ctx context.Context, r *run, groupID string) ([]string, error) {
+func (c *Client) readMembers(ctx context.Context, r *run, groupID string, intern func([]string)) ([]string, error) {
 	first := c.base + "/api/v1/groups/" + url.PathEscape(groupID) + "/users?limit=" + fmt.Sprint(membersPageSize)
 	ids := []string{}
 	err := listAll(ctx, c, r, BucketMembers, first, func(page []oktaMember) error {
+		start := len(ids)
 		for _, m := range page {
 			ids = append(ids, m.ID)
 		}
+		intern(ids[start:])
 		return nil
 	})
 	if err != nil {
@@ -235,11 +259,24 @@ func (c *Client) readMembers(ctx context.Context, r *run, groupID string) ([]str
 	return slices.Compact(ids), nil
 }
 
+// knownStatuses lets every user share one copy of its status string.
+var knownStatuses = map[string]string{}
+
+func init() {
+	for _, s := range []string{"ACTIVE", "STAGED", "PROVISIONED", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED", "SUSPENDED", statusDeprovisioned} {
+		knownStatuses[s] = s
+	}
+}
+
 func mapUser(u oktaUser) directory.User {
+	status := u.Status
+	if s, ok := knownStatuses[status]; ok {
+		status = s
+	}
 	return directory.User{
 		ID:       u.ID,
 		Email:    strings.ToLower(strings.TrimSpace(u.Profile.Email)),
-		Status:   u.Status,
+		Status:   status,
 		Deleted:  u.Status == statusDeprovisioned,
 		Disabled: u.Status == "SUSPENDED",
 	}
