@@ -202,7 +202,7 @@ func orgDiffView(d *dsync.OrgDiff) *web.OrgDiffView {
 		v.Lists = append(v.Lists, l)
 	}
 	if n.Ignored > 0 {
-		l := web.ChangeList{Key: "ignored", Title: "Group members the server ignores (not organization members)", Count: len(d.Ignored), Items: make([]web.ChangeItem, len(d.Ignored))}
+		l := web.ChangeList{Key: "ignored", Title: "Groups listing members the server ignores (not organization members)", Count: len(d.Ignored), Items: make([]web.ChangeItem, len(d.Ignored))}
 		for i, g := range d.Ignored {
 			l.Items[i] = web.ChangeItem{Text: fmt.Sprintf("%s: %d ids", g.Name, len(g.ExternalIDs)), ID: g.ExternalID}
 		}
