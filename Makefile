@@ -34,7 +34,7 @@ generate:
 ## check-generated: fail if the committed templ output is stale
 check-generated:
 	@tmp=$$(mktemp -d); cp -r web $$tmp/; \
-	$(GO) tool templ generate -path web >/dev/null 2>&1; \
+	$(GO) tool templ generate >/dev/null 2>&1; \
 	if ! diff -r -q $$tmp/web web >/dev/null; then \
 		diff -r $$tmp/web web | head -40; \
 		echo "templ output is stale: run 'make generate' and commit the *_templ.go files"; rm -rf $$tmp; exit 1; \
