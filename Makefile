@@ -46,10 +46,13 @@ lint: check-generated
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-## bench: read benchmarks against the fake Okta (20 ms per request), store and page benchmarks
+## bench: whole `dirsync sync` processes against the fake Okta (20 ms per request) at 10k and 100k users
+## (requests vs lower bound, read time vs ideal, peak RSS), then the Go benchmarks (reads, plan, store, pages)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -benchmem ./internal/directory/okta/ ./internal/sync/
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/ ./internal/server/
+	$(GO) build -o bin/dirsync ./cmd/dirsync
+	$(GO) run ./cmd/dirsync-bench -dirsync bin/dirsync -sizes 10k,100k -v
+	$(GO) test -run '^$$' -bench 'ReadOrg10k' -benchtime 1x -benchmem ./internal/directory/okta/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/sync/ ./internal/store/ ./internal/server/
 
 ## fuzz: fuzz the filter parser for a minute
 fuzz:

@@ -259,11 +259,17 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 		known[ext] = true
 	}
 	seen := map[string]bool{}
+	// Index the org by email once: a lookup per imported user would make
+	// a 100,000-member import quadratic.
+	orgEmails := make(map[string]bool, len(s.members))
+	for _, m := range s.members {
+		orgEmails[strings.ToLower(m.Email)] = true
+	}
 	for _, u := range imported {
 		if known[u.externalID] || seen[u.email] {
 			continue
 		}
-		if s.memberByEmailLocked(u.email) != nil {
+		if orgEmails[strings.ToLower(u.email)] {
 			continue
 		}
 		seen[u.email] = true
