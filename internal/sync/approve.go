@@ -159,11 +159,14 @@ func describeGuard(g config.Guard) string {
 	return strings.Join(parts, "")
 }
 
-// orgDiff reads the organization and predicts what batches change in it.
-func (e *Engine) orgDiff(ctx context.Context, s config.Settings, batches []*bitwarden.ImportRequest) (*OrgDiff, error) {
-	p, err := e.NewPusher(s)
-	if err != nil {
-		return nil, fmt.Errorf("sync: bitwarden: %w", err)
+// orgDiff reads the organization with p (a new client for s when nil) and
+// predicts what batches change in it.
+func (e *Engine) orgDiff(ctx context.Context, s config.Settings, p Pusher, batches []*bitwarden.ImportRequest) (*OrgDiff, error) {
+	if p == nil {
+		var err error
+		if p, err = e.NewPusher(s); err != nil {
+			return nil, fmt.Errorf("sync: bitwarden: %w", err)
+		}
 	}
 	members, err := p.ListMembers(ctx)
 	if err != nil {

@@ -360,7 +360,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if opts.Mode == ModeTest {
 		if !plan.SkipPush {
 			emit(Event{Phase: "bitwarden", Message: "Reading the Bitwarden organization"})
-			if d, berr := e.orgDiff(ctx, settings, plan.Batches); berr != nil {
+			if d, berr := e.orgDiff(ctx, settings, nil, plan.Batches); berr != nil {
 				res.BitwardenError = berr.Error()
 			} else {
 				res.Bitwarden = d
@@ -397,7 +397,11 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	// What the push would change in Bitwarden: the guard needs it.
 	emit(Event{Phase: "bitwarden", Message: "Reading the Bitwarden organization"})
 	bwStart := e.Now()
-	diff, err := e.orgDiff(ctx, settings, plan.Batches)
+	pusher, err := e.NewPusher(settings)
+	if err != nil {
+		return finish(StatusFailed, fmt.Errorf("sync: bitwarden: %w", err))
+	}
+	diff, err := e.orgDiff(ctx, settings, pusher, plan.Batches)
 	timings.BitwardenMS = e.Now().Sub(bwStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
 	if err != nil {
@@ -451,7 +455,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 
 	// Push.
 	pushStart := e.Now()
-	if err := e.push(ctx, settings, batches, emit); err != nil {
+	if err := e.push(ctx, pusher, batches, emit); err != nil {
 		timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
 		res.Run.Timings, _ = json.Marshal(timings)
 		return finish(StatusFailed, err)
@@ -604,11 +608,7 @@ func (m memberCache) CachedMembers(groupID string, lmu time.Time) ([]string, boo
 
 // push sends the plan's batches in order. Any failure stops it; the caller
 // then stores no hash, so the next run sends everything again.
-func (e *Engine) push(ctx context.Context, s config.Settings, batches []*bitwarden.ImportRequest, emit func(Event)) error {
-	p, err := e.NewPusher(s)
-	if err != nil {
-		return fmt.Errorf("sync: bitwarden: %w", err)
-	}
+func (e *Engine) push(ctx context.Context, p Pusher, batches []*bitwarden.ImportRequest, emit func(Event)) error {
 	n := len(batches)
 	for i, b := range batches {
 		emit(Event{Phase: "push", Message: fmt.Sprintf("Sending import %d of %d to Bitwarden", i+1, n), Done: i, Total: n})
