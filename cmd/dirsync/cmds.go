@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/alert"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -222,19 +224,47 @@ func (e *env) cmdSync(args []string) error {
 	fs := e.flags("sync")
 	asJSON := fs.Bool("json", false, "print the run record as JSON")
 	dryRun := fs.Bool("dry-run", false, "do everything but send the import")
+	approve := fs.Int64("approve", 0, "approve the held run RUN_ID: push it if the directory is unchanged, else hold the new plan")
+	discard := fs.Int64("discard", 0, "discard the held run RUN_ID")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	if n := btoi(*dryRun) + btoi(*approve != 0) + btoi(*discard != 0); n > 1 {
+		return usagef("sync: use only one of --dry-run, --approve and --discard")
+	}
+	if *approve < 0 || *discard < 0 {
+		return usagef("sync: a run id is a positive number")
 	}
 	st, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	mode := dsync.ModeSync
-	if *dryRun {
-		mode = dsync.ModeDryRun
+	eng, wait := e.engineWithAlerts(st)
+	defer wait()
+	actor := cliActor()
+	if *discard != 0 {
+		err := eng.Discard(e.ctx, store.DefaultProfile, *discard, actor)
+		if err != nil {
+			return heldError(err)
+		}
+		fmt.Fprintf(e.stderr, "run %d discarded; nothing was sent\n", *discard)
+		return nil
 	}
-	res, err := e.engine(st).Run(e.ctx, store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerCLI, Mode: mode})
+	var res *dsync.Result
+	switch {
+	case *approve != 0:
+		res, err = eng.Approve(e.ctx, store.DefaultProfile, *approve, actor)
+		if res == nil {
+			return heldError(err)
+		}
+	default:
+		mode := dsync.ModeSync
+		if *dryRun {
+			mode = dsync.ModeDryRun
+		}
+		res, err = eng.Run(e.ctx, store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerCLI, Mode: mode})
+	}
 	if errors.Is(err, dsync.ErrLocked) {
 		return &exitError{code: exitLocked, err: errors.New("a sync is already running for this profile; try again when it has finished")}
 	}
@@ -251,9 +281,54 @@ func (e *env) cmdSync(args []string) error {
 		return err
 	}
 	if res.Run.Status == dsync.StatusHeld {
-		return &exitError{code: exitHeld, err: fmt.Errorf("run %d is held for approval: it would remove more members than the deletion guard allows; review it in the console or approve it with 'dirsync sync --approve %d'", res.Run.ID, res.Run.ID)}
+		if *approve != 0 {
+			return &exitError{code: exitHeld, err: fmt.Errorf("run %d was not pushed; the new plan is held as run %d: %s", *approve, res.Run.ID, res.Run.Error)}
+		}
+		return &exitError{code: exitHeld, err: fmt.Errorf("run %d is held for approval, nothing was sent: it %s", res.Run.ID, res.Run.Error)}
+	}
+	if *approve != 0 {
+		fmt.Fprintf(e.stderr, "held run %d approved and pushed as run %d\n", *approve, res.Run.ID)
 	}
 	return nil
+}
+
+// heldError turns an Approve or Discard refusal into an exit error.
+func heldError(err error) error {
+	switch {
+	case errors.Is(err, dsync.ErrLocked):
+		return &exitError{code: exitLocked, err: errors.New("a sync is already running for this profile; try again when it has finished")}
+	case errors.Is(err, dsync.ErrNotHeld):
+		return &exitError{code: exitFailed, err: err}
+	}
+	return err
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cliActor names who approves from the command line.
+func cliActor() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u + " (CLI)"
+	}
+	return "CLI"
+}
+
+// engineWithAlerts is engine plus the alert webhooks; wait gives pending
+// alerts a bounded time to go out before the process exits.
+func (e *env) engineWithAlerts(st *store.Store) (*dsync.Engine, func()) {
+	eng := e.engine(st)
+	n := alert.New(st, os.Getenv("DIRSYNC_PUBLIC_URL"), eng.Logger)
+	eng.OnFinish = append(eng.OnFinish, n.OnFinish)
+	return eng, func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 45*time.Second)
+		defer cancel()
+		_ = n.Wait(ctx)
+	}
 }
 
 func printRun(w io.Writer, r store.Run) {

@@ -43,7 +43,9 @@ Commands:
   config import FILE|-       validate and save settings from a JSON file (or stdin)
   config export              print the settings, secrets redacted
   test [--json]              read Okta and show what a sync would send (nothing is sent)
-  sync [--json] [--dry-run]  run one sync now
+  sync [--json] [--dry-run]  run one sync now (exit 4 when held by the deletion guard)
+  sync --approve RUN_ID      push a held run if the directory is unchanged (else hold the new plan, exit 4)
+  sync --discard RUN_ID      discard a held run
   cache clear                forget the last push so the next sync sends everything
   history [--json] [--limit N]  list recent runs
   admin create USER          create a console admin (password from stdin)

@@ -141,7 +141,7 @@ func guardMessage(s config.Settings, plan *Plan, d *OrgDiff) string {
 	if !on || d.Counts.Removals <= limit {
 		return ""
 	}
-	return fmt.Sprintf("would remove %d of %d members; the limit is %d (%s); approve or discard it in the console, or run `dirsync sync --approve RUN_ID`",
+	return fmt.Sprintf("would remove %d of %d members; the limit is %d (%s)",
 		d.Counts.Removals, synced, limit, describeGuard(s.Guard))
 }
 

@@ -440,7 +440,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		if res.Run.Held, err = json.Marshal(hp); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: encode held plan: %w", err))
 		}
-		res.Run.Error = why
+		res.Run.Error = fmt.Sprintf("%s; approve or discard it in the console, or run `dirsync sync --approve %d`", why, res.Run.ID)
 		if ap != nil {
 			e.supersede(ctx, ap, res, "the directory or organization changed")
 		}
