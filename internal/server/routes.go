@@ -14,6 +14,7 @@ func (s *Server) routes() http.Handler {
 	// --- Probes and static assets: no session, no login ---
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", s.metrics()) // metrics.go (optional bearer token)
 	r.Handle("/static/*", s.static())
 
 	r.Group(func(r chi.Router) {

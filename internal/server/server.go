@@ -69,6 +69,10 @@ type Config struct {
 	// them may leave them nil.
 	Engine Engine
 	Worker Worker
+	// Metrics serves /metrics (Prometheus text format) outside the login,
+	// behind a bearer token when DIRSYNC_METRICS_TOKEN is set; nil answers
+	// 404.
+	Metrics http.Handler
 }
 
 // AdminStore is what the login and setup pages need.
