@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 
-.PHONY: run demo build test test-short generate check-generated lint bench fuzz clean
+.PHONY: run demo build test test-short generate check-generated lint bench screenshots fuzz clean
 
 ## run: start the web console on http://127.0.0.1:8080 (SQLite in ./data)
 run:
@@ -53,6 +53,10 @@ bench:
 	$(GO) run ./cmd/dirsync-bench -dirsync bin/dirsync -sizes 10k,100k -v
 	$(GO) test -run '^$$' -bench 'ReadOrg10k' -benchtime 1x -benchmem ./internal/directory/okta/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/sync/ ./internal/store/ ./internal/server/
+
+## screenshots: refresh docs/*.png from the end-to-end browser test
+screenshots:
+	DIRSYNC_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run TestBrowserFirstRunToScheduledSync ./internal/app/
 
 ## fuzz: fuzz the filter parser for a minute
 fuzz:

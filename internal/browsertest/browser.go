@@ -45,6 +45,9 @@ type Browser struct {
 	// Ctx runs chromedp actions in the tab.
 	Ctx context.Context
 	t   testing.TB
+	// tab outlives Ctx's deadline, so a failure screenshot can still be
+	// taken after a step timed out.
+	tab context.Context
 
 	mu       sync.Mutex
 	problems []string
@@ -62,9 +65,17 @@ func Start(t testing.TB, timeout time.Duration) *Browser {
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	b := &Browser{Ctx: ctx, t: t}
+	tabCtx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(tabCtx, timeout)
+	b := &Browser{Ctx: ctx, t: t, tab: tabCtx}
+	// The first action allocates the browser and binds it to its context:
+	// use the tab's, so that a step's deadline does not close the browser.
+	if err := chromedp.Do(tabCtx); err != nil {
+		cancelTimeout()
+		cancelTab()
+		cancelAlloc()
+		t.Fatalf("start Chromium: %v", err)
+	}
 	msgCtx, stopMsgs := context.WithCancel(ctx)
 	messages := chromedp.Console(msgCtx)
 	done := make(chan struct{})
@@ -101,10 +112,15 @@ func (b *Browser) Problems() []string {
 // Sel is the CSS selector of a data-testid.
 func Sel(id string) string { return `[data-testid="` + id + `"]` }
 
+// StepTimeout bounds one Do step, so a hung step fails fast with its name.
+const StepTimeout = 30 * time.Second
+
 // Do runs actions as one named step, failing the test on error.
 func (b *Browser) Do(name string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.Ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %v", name, err)
 	}
 }
@@ -112,7 +128,9 @@ func (b *Browser) Do(name string, actions ...chromedp.Action[chromedp.Void]) {
 // Text returns the text of the element with a data-testid.
 func (b *Browser) Text(id string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.Ctx, chromedp.Text(Sel(id)))
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(Sel(id)))
 	if err != nil {
 		b.t.Fatalf("text of %s: %v", id, err)
 	}
@@ -129,7 +147,9 @@ func (b *Browser) WaitJS(name, expr string, timeout time.Duration) {
 
 // Screenshot saves a full-page PNG.
 func (b *Browser) Screenshot(path string) error {
-	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(90))
+	ctx, cancel := context.WithTimeout(b.tab, 15*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,240 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/dirsync/dirsync/internal/auth"
+	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
+	"github.com/dirsync/dirsync/internal/browsertest"
+	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+var sel = browsertest.Sel
+
+// startConsole serves a fresh console on a random port and returns its
+// base URL. The schedule's "minute" lasts unit.
+func startConsole(t *testing.T, unit time.Duration) (*App, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, Options{
+		DBPath: filepath.Join(t.TempDir(), "e2e.db"), Addr: "127.0.0.1:0", Version: "e2e",
+		Logger: slog.New(slog.DiscardHandler), Argon: auth.TestParams, IntervalUnit: unit, ShutdownWait: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return a, "http://" + l.Addr().String()
+}
+
+// shots saves screenshots for the README when DIRSYNC_SCREENSHOTS names a
+// folder (make screenshots); otherwise it does nothing.
+func shots(t *testing.T, b *browsertest.Browser, name string) {
+	dir := os.Getenv("DIRSYNC_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if err := b.Screenshot(filepath.Join(dir, name+".png")); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// TestBrowserFirstRunToScheduledSync walks an admin through the product in
+// real Chromium: set-up, login, Settings pointing at the fakes, Test, Sync
+// now, the run in History with its changes, automatic sync, Stop.
+func TestBrowserFirstRunToScheduledSync(t *testing.T) {
+	b := browsertest.Start(t, 3*time.Minute)
+	b.ScreenshotOnFailure("")
+	okta := oktatest.New(oktatest.Options{})
+	t.Cleanup(okta.Close)
+	okta.SetOrg(oktatest.Generate(oktatest.Spec{Users: 140, Groups: 6, MembersPerGroup: 20, Deprovisioned: 4, Suspended: 3, Seed: 11}))
+	bw := bwtest.New(bwtest.Options{})
+	t.Cleanup(bw.Close)
+	a, base := startConsole(t, 100*time.Millisecond)
+	token := a.Server.SetupToken()
+	if token == "" {
+		t.Fatal("no set-up token")
+	}
+	const user, password = "alice", "a long enough passphrase"
+
+	b.Do("first-run set-up",
+		chromedp.Navigate(base+"/setup?token="+token),
+		chromedp.WaitVisible(sel("setup-form")),
+		chromedp.SendKeys(sel("setup-username"), user),
+		chromedp.SendKeys(sel("setup-password"), password),
+		chromedp.SendKeys(sel("setup-confirm"), password),
+		chromedp.Click(sel("setup-submit")),
+		chromedp.WaitVisible(sel("settings-form")), // set-up logs the new admin in
+	)
+	b.Do("log out and in again",
+		chromedp.Click(sel("logout")),
+		chromedp.WaitVisible(sel("login-form")),
+		chromedp.SendKeys(sel("login-username"), user),
+		chromedp.SendKeys(sel("login-password"), password),
+		chromedp.Click(sel("login-submit")),
+		chromedp.WaitVisible(sel("no-settings-notice")),
+	)
+	if a.Server.SetupToken() != "" {
+		t.Error("the set-up token still works after the first admin was created")
+	}
+
+	b.Do("fill Settings",
+		chromedp.Navigate(base+"/settings"),
+		chromedp.WaitVisible(sel("settings-form")),
+		chromedp.SendKeys(sel("field-okta.orgUrl"), okta.URL),
+		chromedp.SendKeys(sel("field-okta.token"), okta.Token()),
+		chromedp.Click(sel("field-bitwarden.server-self")),
+		chromedp.SendKeys(sel("field-bitwarden.url"), bw.URL),
+		chromedp.SendKeys(sel("field-bitwarden.clientId"), bw.ClientID()),
+		chromedp.SendKeys(sel("field-bitwarden.clientSecret"), bw.ClientSecret()),
+		chromedp.SetValue(sel("field-sync.intervalMinutes"), "5"),
+		chromedp.Click(sel("settings-save")),
+		chromedp.WaitVisible(sel("flash-success")),
+	)
+	if got := b.Text("flash-success"); !strings.HasPrefix(got, "Settings saved") {
+		t.Fatalf("flash %q", got)
+	}
+	shots(t, b, "settings")
+	html, _ := chromedp.Run(b.Ctx, chromedp.OuterHTML("html"))
+	if strings.Contains(html, okta.Token()) || strings.Contains(html, bw.ClientSecret()) {
+		t.Fatal("the Settings page shows a secret after saving")
+	}
+
+	b.Do("Test now lists the users",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(sel("test-now")),
+		chromedp.Click(sel("test-now")),
+		chromedp.WaitVisible(sel("preview-users")),
+	)
+	rows, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="preview-user"]').length`))
+	if err != nil || rows != 50 {
+		t.Fatalf("preview rows %d (%v), want a first page of 50", rows, err)
+	}
+	first := strings.ToLower(okta.Org().Users[len(okta.Org().Users)-1].Email)
+	// htmx searches as the admin types, swapping only the table.
+	b.Do("search the preview", chromedp.SendKeys(sel("preview-search"), first))
+	b.WaitJS("the search finds one user", `document.querySelectorAll('[data-testid="preview-user"]').length === 1`, 10*time.Second)
+	shots(t, b, "test-preview")
+	if len(bw.Imports()) != 0 {
+		t.Fatal("Test sent an import")
+	}
+
+	b.Do("Sync now",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(sel("sync-now")),
+		chromedp.Click(sel("sync-now")),
+		chromedp.WaitVisible(sel("flash-success")),
+	)
+	waitRuns(t, a, "the manual sync", func(runs []store.Run) bool {
+		return len(runs) == 1 && runs[0].Status == store.StatusSuccess
+	})
+	if len(bw.Imports()) != 1 {
+		t.Fatalf("imports %d after Sync now", len(bw.Imports()))
+	}
+
+	b.Do("the run is in History with its changes",
+		chromedp.Navigate(base+"/history"),
+		chromedp.WaitVisible(sel("history-row")),
+		chromedp.Click(sel("run-link")),
+		chromedp.WaitVisible(sel("run-page")),
+		chromedp.WaitVisible(sel("changes")),
+	)
+	if s := b.Text("page-heading"); !strings.Contains(s, "success") {
+		t.Errorf("run status %q", s)
+	}
+	live := 0
+	for _, u := range okta.Org().Users {
+		if u.Status != "DEPROVISIONED" {
+			live++
+		}
+	}
+	if c := b.Text("changes"); !strings.Contains(c, fmt.Sprintf("Members added\n%d\n", live)) || !strings.Contains(c, "Members deleted\n4\n") {
+		t.Errorf("changes do not show the %d members added and 4 deleted: %q", live, c)
+	}
+	shots(t, b, "run")
+
+	// Something changes in Okta, so the scheduled run has work to do.
+	if err := okta.RenameGroup(okta.Org().Groups[0].ID, "Renamed by the schedule test"); err != nil {
+		t.Fatal(err)
+	}
+	b.Do("Start automatic sync",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(sel("schedule-start")),
+		chromedp.Click(sel("schedule-start")),
+		chromedp.WaitVisible(sel("schedule-stop")),
+	)
+	waitRuns(t, a, "a scheduled run", func(runs []store.Run) bool {
+		for _, r := range runs {
+			if r.Trigger == "schedule" && r.Status != store.StatusRunning {
+				return true
+			}
+		}
+		return false
+	})
+	b.Do("the scheduled run shows on the dashboard",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(sel("recent-runs")),
+	)
+	if txt := b.Text("recent-runs"); !strings.Contains(txt, "schedule") {
+		t.Errorf("recent runs do not show the scheduled run: %q", txt)
+	}
+	shots(t, b, "dashboard")
+	b.Do("Stop",
+		chromedp.Click(sel("schedule-stop")),
+		chromedp.WaitVisible(sel("schedule-start")),
+	)
+	if on, _ := a.Store.GetSchedule(context.Background(), store.DefaultProfile); on {
+		t.Error("the schedule is still on after Stop")
+	}
+	if st := b.Text("schedule-state"); !strings.Contains(strings.ToLower(st), "stopped") && !strings.Contains(strings.ToLower(st), "off") {
+		t.Errorf("schedule state %q after Stop", st)
+	}
+	if p := b.Problems(); len(p) > 0 {
+		t.Errorf("browser errors (CSP violations?): %q", p)
+	}
+}
+
+// waitRuns polls the history until cond holds.
+func waitRuns(t *testing.T, a *App, what string, cond func([]store.Run) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		runs, _, err := a.Store.ListRuns(context.Background(), store.DefaultProfile, 50, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(runs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			var s []string
+			for _, r := range runs {
+				s = append(s, fmt.Sprintf("%d:%s/%s %s", r.ID, r.Trigger, r.Status, r.Error))
+			}
+			t.Fatalf("timed out waiting for %s; runs: %v", what, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
