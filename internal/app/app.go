@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/alert"
 	"github.com/dirsync/dirsync/internal/auth"
 	"github.com/dirsync/dirsync/internal/demo"
+	"github.com/dirsync/dirsync/internal/metrics"
 	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/server"
 	"github.com/dirsync/dirsync/internal/store"
@@ -50,6 +52,10 @@ type App struct {
 	Worker *schedule.Worker
 	Server *server.Server
 	Demo   *demo.Fakes
+	// Metrics feeds /metrics; Alerts sends the webhooks of failed, held
+	// and recovered runs.
+	Metrics *metrics.Metrics
+	Alerts  *alert.Notifier
 }
 
 // New opens the store and builds everything; nothing listens yet.
@@ -80,6 +86,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.Engine = dsync.New(st, opts.Version)
 	a.Engine.Logger = opts.Logger
+	a.Metrics = metrics.New()
+	a.Alerts = alert.New(st, opts.PublicURL, opts.Logger)
+	a.Engine.OktaObserver = a.Metrics.ObserveOkta
+	a.Engine.BitwardenObserver = a.Metrics.ObserveBitwarden
+	a.Engine.OnFinish = append(a.Engine.OnFinish, a.Metrics.OnFinish, a.Alerts.OnFinish)
+	if state, err := st.GetSyncState(ctx, store.DefaultProfile); err == nil && state.LastSuccessAt != nil {
+		a.Metrics.SetLastSuccess(*state.LastSuccessAt)
+	}
 	// Runs left "running" by a process that died are marked interrupted.
 	if n, err := st.MarkInterruptedRuns(ctx, store.DefaultProfile, nil); err != nil {
 		a.log.Warn("could not check for interrupted runs", "error", err)
@@ -92,7 +106,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	srv, err := server.New(server.Config{
 		PublicURL: opts.PublicURL, ListenAddr: opts.Addr, Version: opts.Version, Logger: opts.Logger,
-		Argon: opts.Argon, Engine: a.Engine, Worker: a.Worker,
+		Argon: opts.Argon, Engine: a.Engine, Worker: a.Worker, Metrics: a.Metrics.Handler(),
 	}, st)
 	if err != nil {
 		a.closeStore()
@@ -147,6 +161,12 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	defer wcancel()
 	if err := a.Worker.Shutdown(wctx); err != nil {
 		a.log.Warn("worker shutdown", "error", err)
+	}
+	// Alerts of the last runs go out before the database closes.
+	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer acancel()
+	if err := a.Alerts.Wait(actx); err != nil {
+		a.log.Warn("alerts still pending at shutdown", "error", err)
 	}
 	a.closeStore()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
