@@ -1,0 +1,54 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/dirsync/dirsync/internal/bitwarden"
+	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
+	"github.com/dirsync/dirsync/internal/config"
+)
+
+// BenchmarkOrgRead measures reading an organization of 5,000 members and
+// 2,000 groups (10 members each) from the fake over HTTP, and predicting
+// an import that renames every group and changes one member of each.
+func BenchmarkOrgRead(b *testing.B) {
+	bw := bwtest.New(bwtest.Options{SelfHosted: true})
+	defer bw.Close()
+	const members, groups = 5000, 2000
+	ids := make([]string, members)
+	imp := &bitwarden.ImportRequest{LargeImport: true, Members: make([]bitwarden.ImportMember, 0, members)}
+	for i := range members {
+		ext := fmt.Sprintf("00u%017d", i)
+		ids[i] = bw.AddMember(fmt.Sprintf("user%d@corp.example", i), ext, bwtest.User).ID
+		imp.Members = append(imp.Members, bitwarden.ImportMember{Email: fmt.Sprintf("user%d@corp.example", i), ExternalID: ext})
+	}
+	for g := range groups {
+		ext := fmt.Sprintf("00g%017d", g)
+		mids := make([]string, 0, 10)
+		exts := make([]string, 0, 10)
+		for k := range 10 {
+			i := (g*7 + k*13) % members
+			mids = append(mids, ids[i])
+			exts = append(exts, fmt.Sprintf("00u%017d", (i+k)%members))
+		}
+		bw.AddGroup(fmt.Sprintf("Group %d", g), ext, mids...)
+		imp.Groups = append(imp.Groups, bitwarden.ImportGroup{Name: fmt.Sprintf("Group %d renamed", g), ExternalID: ext, MemberExternalIDs: exts})
+	}
+	c, err := bitwarden.New(bitwarden.Config{Server: bw.URL, ClientID: bw.ClientID(), ClientSecret: bw.ClientSecret()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &Engine{}
+	b.ResetTimer()
+	for b.Loop() {
+		d, err := e.orgDiff(context.Background(), config.Settings{}, c, batches(imp))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d.Counts.GroupsRenamed != groups {
+			b.Fatalf("renamed %d", d.Counts.GroupsRenamed)
+		}
+	}
+}
