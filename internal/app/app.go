@@ -106,7 +106,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	srv, err := server.New(server.Config{
 		PublicURL: opts.PublicURL, ListenAddr: opts.Addr, Version: opts.Version, Logger: opts.Logger,
-		Argon: opts.Argon, Engine: a.Engine, Worker: a.Worker, Metrics: a.Metrics.Handler(),
+		Argon: opts.Argon, Engine: a.Engine, Worker: a.Worker, Metrics: a.Metrics.Handler(), Alerts: a.Alerts,
 	}, st)
 	if err != nil {
 		a.closeStore()

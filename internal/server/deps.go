@@ -14,6 +14,11 @@ type Engine interface {
 	ClearCache(ctx context.Context, profileID int64) error
 	Subscribe() (<-chan dsync.Event, func())
 	Current() (dsync.Event, bool)
+	// Approve pushes a held run (or holds the re-planned run again) and
+	// returns the new run; Discard drops a held run. Both refuse with
+	// dsync.ErrNotHeld or dsync.ErrLocked.
+	Approve(ctx context.Context, profileID, runID int64, actor string) (*dsync.Result, error)
+	Discard(ctx context.Context, profileID, runID int64, actor string) error
 }
 
 // Worker is the background scheduler as the console uses it.

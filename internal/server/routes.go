@@ -45,13 +45,16 @@ func (s *Server) routes() http.Handler {
 			r.Post("/test/run", s.testRun) // test_preview.go
 
 			// --- History ---
-			r.Get("/history", s.history)      // history.go
-			r.Get("/history/{id}", s.runPage) // run_page.go
+			r.Get("/history", s.history)                  // history.go
+			r.Get("/history/{id}", s.runPage)             // run_page.go
+			r.Post("/history/{id}/approve", s.runApprove) // run_actions.go
+			r.Post("/history/{id}/discard", s.runDiscard) // run_actions.go
 
 			// --- Settings ---
-			r.Get("/settings", s.settingsShow)               // settings.go
-			r.Post("/settings", s.settingsSave)              // settings_save.go
-			r.Post("/settings/validate", s.settingsValidate) // settings_validate.go
+			r.Get("/settings", s.settingsShow)                // settings.go
+			r.Post("/settings", s.settingsSave)               // settings_save.go
+			r.Post("/settings/validate", s.settingsValidate)  // settings_validate.go
+			r.Post("/settings/alerts/test", s.alertsTestSend) // alerts_test_send.go
 
 			// --- More ---
 			r.Get("/more", s.more)                      // more.go

@@ -33,7 +33,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, fmt.Errorf("run page %d: %w", id, err))
 		return
 	}
-	s.render(w, r, http.StatusOK, s.page(r, "Run "+strconv.FormatInt(id, 10), "history"), web.RunPage(runView(run)))
+	s.render(w, r, http.StatusOK, s.page(r, "Run "+strconv.FormatInt(id, 10), "history"), web.RunPage(s.runPageView(r.Context(), run)))
 }
 
 // runView turns a stored run into the page's data.

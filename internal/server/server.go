@@ -73,6 +73,9 @@ type Config struct {
 	// behind a bearer token when DIRSYNC_METRICS_TOKEN is set; nil answers
 	// 404.
 	Metrics http.Handler
+	// Alerts sends the Settings page's test alert; nil says alerts are
+	// not available.
+	Alerts AlertSender
 }
 
 // AdminStore is what the login and setup pages need.
@@ -122,6 +125,7 @@ type Server struct {
 	runs     RunStore
 	engine   Engine
 	worker   Worker
+	alerts   AlertSender
 	streams  streams
 	previews *previewCache
 	cookies  *sessions.CookieStore
@@ -168,6 +172,7 @@ func New(cfg Config, st Store) (*Server, error) {
 		runs:     st,
 		engine:   cfg.Engine,
 		worker:   cfg.Worker,
+		alerts:   cfg.Alerts,
 		throttle: auth.NewThrottle(cfg.Throttle),
 		previews: newPreviewCache(cfg.Now),
 	}
