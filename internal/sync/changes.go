@@ -89,13 +89,18 @@ type MembershipChange struct {
 	Removed    []string `json:"removed"`
 }
 
-// Diff compares the previous import (nil if none) with the next one.
-func Diff(prev, next *bitwarden.ImportRequest) *Changes {
-	c := &Changes{
+// NoChanges is the Changes of an import equal to the previous one.
+func NoChanges() *Changes {
+	return &Changes{
 		MembersAdded: []MemberRef{}, MembersRemoved: []MemberRef{}, MembersDeleted: []MemberRef{},
 		MembersRestored: []MemberRef{}, EmailsChanged: []EmailChange{}, GroupsAdded: []GroupRef{},
 		GroupsRemoved: []GroupRef{}, GroupsRenamed: []GroupRename{}, MembershipChanges: []MembershipChange{},
 	}
+}
+
+// Diff compares the previous import (nil if none) with the next one.
+func Diff(prev, next *bitwarden.ImportRequest) *Changes {
+	c := NoChanges()
 	if prev == nil {
 		c.First = true
 		prev = &bitwarden.ImportRequest{}
@@ -229,7 +234,7 @@ func sortedDiff(a, b []string) (added, removed []string) {
 func compressImport(imp *bitwarden.ImportRequest) ([]byte, error) {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(imp); err != nil {
+	if err := writeImport(zw, imp); err != nil {
 		return nil, fmt.Errorf("sync: compress import: %w", err)
 	}
 	if err := zw.Close(); err != nil {

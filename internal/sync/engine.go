@@ -338,12 +338,18 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	c.Members = plan.Counts.Users - plan.Counts.Deleted
 	c.Groups, c.Memberships, c.Dropped = plan.Counts.Groups, plan.Counts.Memberships, plan.Counts.Dropped
 	c.Batches = len(plan.Batches)
-	prev, err := decompressImport(state.LastBody)
-	if err != nil {
-		res.Run.Warnings = append(res.Run.Warnings, "the previous push could not be read; changes are shown against nothing: "+err.Error())
-		prev = nil
+	unchanged := state.Hash != "" && state.Hash == plan.Hash
+	if unchanged {
+		// Nothing to compare: do not decode the previous import.
+		res.Changes = NoChanges()
+	} else {
+		prev, err := decompressImport(state.LastBody)
+		if err != nil {
+			res.Run.Warnings = append(res.Run.Warnings, "the previous push could not be read; changes are shown against nothing: "+err.Error())
+			prev = nil
+		}
+		res.Changes = Diff(prev, plan.Import)
 	}
-	res.Changes = Diff(prev, plan.Import)
 	setChanges := func() {
 		res.Run.Changes, _ = json.Marshal(res.Changes)
 		c.GroupsChanged = res.Changes.Counts.GroupsChanged
@@ -378,9 +384,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		}
 		return finish(StatusUnchanged, nil)
 	}
-	if state.Hash != "" && state.Hash == plan.Hash && opts.Mode == ModeSync {
-		res.Changes = Diff(plan.Import, plan.Import)
-		setChanges()
+	if unchanged && opts.Mode == ModeSync {
 		if err := e.touchState(context.WithoutCancel(ctx), profileID, nil); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: save sync state: %w", err))
 		}
@@ -390,7 +394,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return finish(StatusUnchanged, nil)
 	}
 
-	if opts.Mode == ModeDryRun && state.Hash != "" && state.Hash == plan.Hash {
+	if opts.Mode == ModeDryRun && unchanged {
 		return finish(StatusDryRun, nil) // nothing would be pushed
 	}
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -177,7 +176,7 @@ func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
 
 	// Hash the JSON as it is encoded, without holding the whole body.
 	h := sha256.New()
-	if err := json.NewEncoder(h).Encode(imp); err != nil {
+	if err := writeImport(h, imp); err != nil {
 		return nil, fmt.Errorf("sync: encode import: %w", err)
 	}
 	p.Hash = hex.EncodeToString(h.Sum(nil))
