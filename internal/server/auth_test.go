@@ -265,6 +265,9 @@ func TestLoginRequired(t *testing.T) {
 		{"GET", "/history/1", nil, http.StatusSeeOther, "/login?next=%2Fhistory%2F1"},
 		{"GET", "/history/abc", nil, http.StatusSeeOther, "/login?next=%2Fhistory%2Fabc"},
 		{"POST", "/cache/clear", nil, http.StatusUnauthorized, ""},
+		{"POST", "/history/1/approve", nil, http.StatusUnauthorized, ""},
+		{"POST", "/history/1/discard", nil, http.StatusUnauthorized, ""},
+		{"POST", "/settings/alerts/test", nil, http.StatusUnauthorized, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

@@ -91,9 +91,11 @@ func (s *Server) runDiscard(w http.ResponseWriter, r *http.Request) {
 }
 
 // heldAction does what approve and discard share: read the run id and the
-// form, and check the confirmation box. Unconfirmed, it re-renders the
-// run page with 422 and unconfirmed's message next to the box. ok is false
-// when the response has been written.
+// form, load the run (404 for an unknown one), and check the confirmation
+// box. Unconfirmed, it re-renders the run page with 422 and unconfirmed's
+// message next to the box. ok is false when the response has been
+// written. Whether the run is held is the engine's to decide, under the
+// run lock.
 func (s *Server) heldAction(w http.ResponseWriter, r *http.Request, unconfirmed func(*web.HeldView)) (int64, bool) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -104,14 +106,14 @@ func (s *Server) heldAction(w http.ResponseWriter, r *http.Request, unconfirmed 
 		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return 0, false
 	}
+	run, ok := s.loadRun(w, r, id)
+	if !ok {
+		return 0, false
+	}
 	if r.PostFormValue("confirm") != "yes" {
-		run, ok := s.loadRun(w, r, id)
-		if !ok {
-			return 0, false
-		}
 		v := s.runPageView(r.Context(), run)
 		if v.Held == nil {
-			// Not held (any more): say so rather than ask for a box.
+			// Not held (any more): say so rather than ask for the box.
 			s.flash(r, web.FlashError, fmt.Sprintf("Run %d is %s, not held: there is nothing to approve or discard.", id, run.Status))
 			s.redirect(w, r, fmt.Sprintf("/history/%d", id))
 			return 0, false

@@ -1,0 +1,426 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
+	"github.com/dirsync/dirsync/internal/store"
+	dsync "github.com/dirsync/dirsync/internal/sync"
+)
+
+// heldEnv is the console over the fakes after a first sync (40 members
+// pushed) and a second run that the default guard (10% of 40 = 4) held
+// because 10 users were deprovisioned.
+type heldEnv struct {
+	*dashEnv
+	c       *http.Client
+	held    int64
+	removed []string // emails of the deprovisioned users
+	imports int      // imports received before the held run
+}
+
+func newHeldEnv(t *testing.T) *heldEnv {
+	t.Helper()
+	h := &heldEnv{dashEnv: newDashEnv(t, true)}
+	h.c = h.client()
+	h.login(h.c)
+	if r := h.run(t); r.Status != store.StatusSuccess {
+		t.Fatalf("first sync: %s %s", r.Status, r.Error)
+	}
+	h.deprovision(t, 10)
+	h.imports = len(h.bw.Imports())
+	r := h.run(t)
+	if r.Status != store.StatusHeld {
+		t.Fatalf("second sync: %s %s, want held", r.Status, r.Error)
+	}
+	h.held = r.ID
+	return h
+}
+
+// run does one manual sync and returns its record.
+func (h *heldEnv) run(t *testing.T) store.Run {
+	t.Helper()
+	res, err := h.engine.Run(context.Background(), store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerManual})
+	if err != nil && (res == nil || res.Run.ID == 0) {
+		t.Fatalf("run: %v", err)
+	}
+	return res.Run
+}
+
+// deprovision marks n active users with an email deprovisioned in Okta.
+func (h *heldEnv) deprovision(t *testing.T, n int) {
+	t.Helper()
+	for _, u := range h.okta.Org().Users {
+		if n == 0 {
+			return
+		}
+		if u.Status != oktatest.StatusActive || u.Email == "" {
+			continue
+		}
+		if err := h.okta.SetUserStatus(u.ID, oktatest.StatusDeprovisioned); err != nil {
+			t.Fatal(err)
+		}
+		h.removed = append(h.removed, strings.ToLower(u.Email))
+		n--
+	}
+	if n > 0 {
+		t.Fatalf("%d users short", n)
+	}
+}
+
+func (h *heldEnv) getRun(t *testing.T, id int64) store.Run {
+	t.Helper()
+	r, err := h.st.GetRun(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (h *heldEnv) path(id int64, action string) string {
+	if action == "" {
+		return fmt.Sprintf("/history/%d", id)
+	}
+	return fmt.Sprintf("/history/%d/%s", id, action)
+}
+
+var confirmed = url.Values{"confirm": {"yes"}}
+
+// follow posts form to path, wants a 303 to want (any when ""), and
+// returns the page it leads to.
+func (h *heldEnv) follow(t *testing.T, path string, form url.Values, want string) resp {
+	t.Helper()
+	r := h.post(h.c, path, form)
+	wantStatus(t, r, http.StatusSeeOther)
+	if want != "" {
+		wantLocation(t, r, want)
+	}
+	return h.get(h.c, r.Header.Get("Location"))
+}
+
+// audits returns the audit entries with action.
+func (h *heldEnv) audits(t *testing.T, action string) []store.AuditEntry {
+	t.Helper()
+	all, _, err := h.st.ListAudit(context.Background(), 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.AuditEntry
+	for _, e := range all {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestHeldRunPage(t *testing.T) {
+	h := newHeldEnv(t)
+	d := h.get(h.c, h.path(h.held, "")).doc(t)
+	if got := strings.TrimSpace(testid(d, "held-removals").Text()); got != "10" {
+		t.Errorf("removals %q, want 10", got)
+	}
+	if got := testid(d, "held-limit").Text(); !strings.Contains(got, "4 removals") || !strings.Contains(got, "10% of 40 synced members") {
+		t.Errorf("limit %q", got)
+	}
+	if got := testid(d, "held-reason").Text(); !strings.Contains(got, "would remove 10 of 40 members") {
+		t.Errorf("reason %q", got)
+	}
+	list := testid(d, "held-removal").Text()
+	for _, email := range h.removed {
+		if !strings.Contains(list, email) {
+			t.Errorf("removal list lacks %s: %q", email, list)
+		}
+	}
+	if n := testid(d, "held-removal").Length(); n != 10 {
+		t.Errorf("%d removals listed, want 10", n)
+	}
+	for _, id := range []string{"approve-form", "approve-confirm", "approve-submit", "discard-form", "discard-confirm", "discard-submit"} {
+		if testid(d, id).Length() != 1 {
+			t.Errorf("no %s", id)
+		}
+	}
+	if a := testid(d, "approve-form").AttrOr("action", ""); a != h.path(h.held, "approve") || testid(d, "approve-form").AttrOr("method", "") != "post" {
+		t.Errorf("approve form posts to %q", a)
+	}
+	if _, req := testid(d, "approve-confirm").Attr("required"); !req {
+		t.Error("the approve box is not required")
+	}
+	if testid(d, "run-error").Length() != 0 {
+		t.Error("a held run is shown as an error")
+	}
+}
+
+func TestApproveHeldRun(t *testing.T) {
+	h := newHeldEnv(t)
+	members := len(h.bw.Members())
+
+	t.Run("GET does not act", func(t *testing.T) {
+		for _, a := range []string{"approve", "discard"} {
+			wantStatus(t, h.get(h.c, h.path(h.held, a)), http.StatusMethodNotAllowed)
+		}
+		if h.getRun(t, h.held).Status != store.StatusHeld || len(h.bw.Imports()) != h.imports {
+			t.Fatal("a GET acted on the held run")
+		}
+	})
+	t.Run("confirmation required", func(t *testing.T) {
+		for _, form := range []url.Values{{}, {"confirm": {"no"}}} {
+			r := h.post(h.c, h.path(h.held, "approve"), form)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			d := r.doc(t)
+			if got := testid(d, "approve-error").Text(); !strings.Contains(got, "Tick the box") {
+				t.Errorf("approve error %q", got)
+			}
+			if testid(d, "discard-error").Text() != "" {
+				t.Error("the discard box complains too")
+			}
+			if _, inv := testid(d, "approve-confirm").Attr("aria-invalid"); !inv {
+				t.Error("the box is not marked invalid")
+			}
+		}
+		if h.getRun(t, h.held).Status != store.StatusHeld || len(h.bw.Imports()) != h.imports {
+			t.Fatal("an unconfirmed approval acted")
+		}
+	})
+
+	var pushed int64
+	t.Run("approve", func(t *testing.T) {
+		r := h.post(h.c, h.path(h.held, "approve"), confirmed)
+		wantStatus(t, r, http.StatusSeeOther)
+		last, err := h.st.LastRun(context.Background(), store.DefaultProfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pushed = last.ID
+		wantLocation(t, r, h.path(pushed, ""))
+		d := h.get(h.c, h.path(pushed, "")).doc(t)
+		want := fmt.Sprintf("Run %d approved: pushed as run %d.", h.held, pushed)
+		if got := testid(d, "flash-success").Text(); got != want {
+			t.Errorf("flash %q, want %q", got, want)
+		}
+		if last.Status != store.StatusSuccess || last.Trigger != dsync.TriggerApproval {
+			t.Errorf("approval run %s/%s %s", last.Trigger, last.Status, last.Error)
+		}
+		if n := len(h.bw.Imports()); n != h.imports+1 {
+			t.Errorf("%d imports after approval, want %d", n, h.imports+1)
+		}
+		if n := len(h.bw.Members()); n != members-10 {
+			t.Errorf("org has %d members, want %d", n, members-10)
+		}
+		if a := h.audits(t, "run.approved"); len(a) != 1 || a[0].Actor != testUser ||
+			a[0].Detail != fmt.Sprintf("run %d, pushed as run %d", h.held, pushed) {
+			t.Errorf("audit %+v", a)
+		}
+	})
+	t.Run("approved run shows who and when", func(t *testing.T) {
+		d := h.get(h.c, h.path(h.held, "")).doc(t)
+		if got := strings.TrimSpace(testid(d, "status-badge").First().Text()); got != "approved" {
+			t.Errorf("status %q", got)
+		}
+		note := testid(d, "resolution-note").Text()
+		if !strings.Contains(note, "approved by admin (console, 2026-03-01 09:00 UTC)") || !strings.Contains(note, fmt.Sprintf("pushed by run %d", pushed)) {
+			t.Errorf("resolution %q", note)
+		}
+		if href := testid(d, "resolution-pushed-by").AttrOr("href", ""); href != h.path(pushed, "") {
+			t.Errorf("pushed-by link %q", href)
+		}
+		if testid(d, "approve-form").Length()+testid(d, "discard-form").Length()+testid(d, "held-explanation").Length() != 0 {
+			t.Error("an approved run still offers the actions")
+		}
+		if testid(d, "run-error").Length() != 0 {
+			t.Error("an approved run shows its hold reason as an error")
+		}
+	})
+
+	// Every refusal flashes why and goes back, acting on nothing.
+	imports := len(h.bw.Imports())
+	for _, tc := range []struct {
+		name, action string
+		id           int64
+		want         string
+	}{
+		{"approve twice", "approve", h.held, fmt.Sprintf("Run %d was not approved: run %d is approved", h.held, h.held)},
+		{"discard an approved run", "discard", h.held, fmt.Sprintf("Run %d was not discarded: run %d is approved", h.held, h.held)},
+		{"approve a pushed run", "approve", pushed, fmt.Sprintf("Run %d was not approved: run %d is success", pushed, pushed)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := h.follow(t, h.path(tc.id, tc.action), confirmed, h.path(tc.id, "")).doc(t)
+			if got := testid(d, "flash-error").Text(); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("flash %q, want %q…", got, tc.want)
+			}
+		})
+	}
+	t.Run("unconfirmed on a run that is not held", func(t *testing.T) {
+		d := h.follow(t, h.path(h.held, "discard"), url.Values{}, h.path(h.held, "")).doc(t)
+		if got := testid(d, "flash-error").Text(); !strings.Contains(got, "is approved, not held") {
+			t.Errorf("flash %q", got)
+		}
+	})
+	if len(h.bw.Imports()) != imports || h.getRun(t, h.held).Status != store.StatusApproved {
+		t.Fatal("a refused action acted")
+	}
+	if n := len(h.audits(t, "run.approved")) + len(h.audits(t, "run.discarded")); n != 1 {
+		t.Fatalf("%d audit entries, want the one approval", n)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/history/999999/approve", http.StatusNotFound},
+		{"/history/abc/approve", http.StatusBadRequest},
+		{"/history/0/discard", http.StatusBadRequest},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			wantStatus(t, h.post(h.c, tc.path, confirmed), tc.status)
+		})
+	}
+}
+
+func TestDiscardHeldRun(t *testing.T) {
+	h := newHeldEnv(t)
+	r := h.post(h.c, h.path(h.held, "discard"), url.Values{})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := testid(r.doc(t), "discard-error").Text(); !strings.Contains(got, "Tick the box") {
+		t.Errorf("discard error %q", got)
+	}
+	if h.getRun(t, h.held).Status != store.StatusHeld {
+		t.Fatal("an unconfirmed discard acted")
+	}
+	d := h.follow(t, h.path(h.held, "discard"), confirmed, h.path(h.held, "")).doc(t)
+	if got := testid(d, "flash-success").Text(); got != fmt.Sprintf("Run %d discarded; nothing was sent.", h.held) {
+		t.Errorf("flash %q", got)
+	}
+	if got := strings.TrimSpace(testid(d, "status-badge").First().Text()); got != "discarded" {
+		t.Errorf("status %q", got)
+	}
+	if note := testid(d, "resolution-note").Text(); !strings.Contains(note, "discarded by admin (console, 2026-03-01 09:00 UTC)") {
+		t.Errorf("resolution %q", note)
+	}
+	if testid(d, "approve-form").Length() != 0 {
+		t.Error("a discarded run can still be approved")
+	}
+	if len(h.bw.Imports()) != h.imports {
+		t.Error("discarding pushed")
+	}
+	if a := h.audits(t, "run.discarded"); len(a) != 1 || a[0].Detail != fmt.Sprintf("run %d", h.held) {
+		t.Errorf("audit %+v", a)
+	}
+	d = h.follow(t, h.path(h.held, "approve"), confirmed, h.path(h.held, "")).doc(t)
+	if got := testid(d, "flash-error").Text(); !strings.Contains(got, "is discarded") {
+		t.Errorf("approving a discarded run: flash %q", got)
+	}
+	if len(h.bw.Imports()) != h.imports {
+		t.Error("approving a discarded run pushed")
+	}
+}
+
+// A directory that changed since the hold is held again as a new run.
+func TestApproveChangedDirectoryHoldsAgain(t *testing.T) {
+	h := newHeldEnv(t)
+	h.deprovision(t, 1)
+	r := h.post(h.c, h.path(h.held, "approve"), confirmed)
+	wantStatus(t, r, http.StatusSeeOther)
+	last, err := h.st.LastRun(context.Background(), store.DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Status != store.StatusHeld || last.ID == h.held {
+		t.Fatalf("latest run %d %s, want a new held run", last.ID, last.Status)
+	}
+	wantLocation(t, r, h.path(last.ID, ""))
+	d := h.get(h.c, h.path(last.ID, "")).doc(t)
+	want := fmt.Sprintf("The directory changed since run %d was held; the new plan was held again as run %d — review it.", h.held, last.ID)
+	if got := testid(d, "flash-info").Text(); got != want {
+		t.Errorf("flash %q, want %q", got, want)
+	}
+	if got := strings.TrimSpace(testid(d, "held-removals").Text()); got != "11" {
+		t.Errorf("new held run removes %q, want 11", got)
+	}
+	if len(h.bw.Imports()) != h.imports {
+		t.Error("a changed directory was pushed")
+	}
+	old := h.get(h.c, h.path(h.held, "")).doc(t)
+	if note := testid(old, "resolution-note").Text(); !strings.Contains(note, fmt.Sprintf("superseded by run %d", last.ID)) {
+		t.Errorf("old held run's note %q", note)
+	}
+}
+
+// Refusals the engine decides under its lock: a run is busy, a newer run
+// is held, the push fails.
+func TestApproveRefusals(t *testing.T) {
+	h := newHeldEnv(t)
+	ctx := context.Background()
+
+	t.Run("lock busy", func(t *testing.T) {
+		lock, err := h.st.AcquireRunLock(ctx, store.DefaultProfile, "another process", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Release(ctx)
+		for _, a := range []string{"approve", "discard"} {
+			d := h.follow(t, h.path(h.held, a), confirmed, h.path(h.held, "")).doc(t)
+			if got := testid(d, "flash-error").Text(); !strings.Contains(got, "A sync is running right now") {
+				t.Errorf("%s: flash %q", a, got)
+			}
+		}
+		if h.getRun(t, h.held).Status != store.StatusHeld {
+			t.Fatal("the held run changed while the lock was taken")
+		}
+	})
+	t.Run("push fails", func(t *testing.T) {
+		h.bw.FailImport(1, http.StatusBadRequest, "You cannot import this much data at once.")
+		d := h.follow(t, h.path(h.held, "approve"), confirmed, h.path(h.held, "")).doc(t)
+		got := testid(d, "flash-error").Text()
+		if !strings.Contains(got, fmt.Sprintf("Approving run %d failed in run", h.held)) || !strings.Contains(got, "still held") ||
+			!strings.Contains(got, "You cannot import this much data at once.") {
+			t.Errorf("flash %q", got)
+		}
+		if h.getRun(t, h.held).Status != store.StatusHeld {
+			t.Fatal("a failed approval did not leave the run held")
+		}
+	})
+	t.Run("not the latest held run", func(t *testing.T) {
+		done := time.Now().UTC()
+		newer := &store.Run{ProfileID: store.DefaultProfile, Trigger: "cli", Status: store.StatusHeld, StartedAt: done, FinishedAt: &done,
+			Held: []byte(`{"hash":"x"}`)}
+		if err := h.st.CreateRun(ctx, newer); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.st.FinishRun(ctx, newer); err != nil {
+			t.Fatal(err)
+		}
+		d := h.follow(t, h.path(h.held, "approve"), confirmed, h.path(h.held, "")).doc(t)
+		want := fmt.Sprintf("run %d is not the latest held run (run %d is)", h.held, newer.ID)
+		if got := testid(d, "flash-error").Text(); !strings.Contains(got, want) {
+			t.Errorf("flash %q, want it to say %q", got, want)
+		}
+	})
+	if len(h.audits(t, "run.approved")) != 0 {
+		t.Error("a refused approval was audited")
+	}
+}
+
+// Without an engine in the process the actions answer 503.
+func TestHeldActionsWithoutEngine(t *testing.T) {
+	e := newEnv(t, true)
+	c := e.client()
+	e.login(c)
+	ctx := context.Background()
+	done := time.Now().UTC()
+	run := &store.Run{ProfileID: store.DefaultProfile, Trigger: "cli", Status: store.StatusHeld, StartedAt: done, FinishedAt: &done}
+	if err := e.st.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.FinishRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"approve", "discard"} {
+		wantStatus(t, e.post(c, fmt.Sprintf("/history/%d/%s", run.ID, a), confirmed), http.StatusServiceUnavailable)
+	}
+}
