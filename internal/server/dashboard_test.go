@@ -301,7 +301,7 @@ func TestDashboardAttentionBanner(t *testing.T) {
 		banner            bool
 	}{
 		{store.StatusFailed, "okta: 401 E0000011 Invalid token provided", "Invalid token provided", true},
-		{store.StatusHeld, "", "held for approval", true},
+		{store.StatusHeld, "", "needs to approve it", true},
 		{store.StatusInterrupted, store.InterruptedError, "interrupted", true},
 		{store.StatusSuccess, "", "", false},
 		{store.StatusUnchanged, "", "", false},
