@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
@@ -113,10 +112,22 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 		before := okta.Requests()
 		start := time.Now()
 		cmd := exec.Command(bin, "--db", db, "sync", "--json")
+		cmd.Env = append(os.Environ(), "DIRSYNC_MEMSTATS=1")
+		if g := os.Getenv("DIRSYNC_BENCH_GODEBUG"); g != "" {
+			cmd.Env = append(cmd.Env, "GODEBUG="+g)
+		}
+		if dir := os.Getenv("DIRSYNC_BENCH_PROFILES"); dir != "" {
+			cmd.Env = append(cmd.Env,
+				"DIRSYNC_CPUPROFILE="+filepath.Join(dir, strings.Fields(sz.name)[0]+"-"+r.name+".cpu"),
+				"DIRSYNC_MEMPROFILE="+filepath.Join(dir, strings.Fields(sz.name)[0]+"-"+r.name+".mem"))
+		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
 			fail("%s sync: %v\n%s", r.name, err, stderr.String())
+		}
+		if os.Getenv("DIRSYNC_BENCH_GODEBUG") != "" {
+			fmt.Print(stderr.String())
 		}
 		wall := time.Since(start)
 		reqs := okta.Requests() - before
@@ -129,9 +140,13 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 			} `json:"timings"`
 		}
 		_ = json.Unmarshal(stdout.Bytes(), &rec)
+		// The child reports its own VmHWM ("memstats: peak RSS 123456 kB").
 		rss := int64(0)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss * 1024
+		if _, after, ok := strings.Cut(stderr.String(), "memstats: peak RSS "); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(after, "%d kB", &kb); err == nil {
+				rss = kb * 1024
+			}
 		}
 		ideal := time.Duration(reqs) * latency / time.Duration(concurrency)
 		read := time.Duration(rec.Timings.ReadMS) * time.Millisecond

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 )
 
@@ -18,9 +21,53 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiles := startProfiles()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfiles()
 	stop()
 	os.Exit(code)
+}
+
+// startProfiles writes a CPU profile to $DIRSYNC_CPUPROFILE and a heap
+// profile (at exit) to $DIRSYNC_MEMPROFILE, for measuring large syncs.
+func startProfiles() func() {
+	var stops []func()
+	if p := os.Getenv("DIRSYNC_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if p := os.Getenv("DIRSYNC_MEMPROFILE"); p != "" {
+		runtime.MemProfileRate = 64 << 10
+		stops = append(stops, func() {
+			if f, err := os.Create(p); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		})
+	}
+	if os.Getenv("DIRSYNC_MEMSTATS") != "" {
+		// The process's own peak RSS: a parent's rusage of a child started
+		// with vfork counts the parent's memory too, so measure it here.
+		stops = append(stops, func() {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			hwm := "?"
+			if b, err := os.ReadFile("/proc/self/status"); err == nil {
+				for _, l := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+						hwm = strings.TrimSpace(v)
+					}
+				}
+			}
+			fmt.Fprintf(os.Stderr, "memstats: peak RSS %s, Go heap from the OS %d MB, %d GCs\n", hwm, ms.HeapSys>>20, ms.NumGC)
+		})
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
 }
 
 // Exit codes.

@@ -72,7 +72,12 @@ const (
 	pathMembers   = "/public/members"
 	pathGroups    = "/public/groups"
 	pathMemberIDs = "/public/groups/{id}/member-ids"
-	maxListBody   = 64 << 20
+	// maxListBody bounds a decoded list answer; lists are streamed, so
+	// this is a guard against a runaway server, not a buffer size.
+	maxListBody = 1 << 30
+	// maxBody bounds an answer read into memory (imports, errors).
+	maxBody      = 16 << 20
+	maxErrorBody = 64 << 10
 )
 
 // Import posts an import. Nil slices are sent as [] (Bitwarden answers 500
@@ -115,19 +120,22 @@ type listResponse[T any] struct {
 	ContinuationToken *string `json:"continuationToken"`
 }
 
+// memberJSON and groupJSON decode the Public API's objects straight into
+// plain strings (JSON null leaves a string empty), so a 100,000-member
+// organization costs no pointer per field.
 type memberJSON struct {
-	ID         string  `json:"id"`
-	UserID     *string `json:"userId"`
-	Email      string  `json:"email"`
-	ExternalID *string `json:"externalId"`
-	Type       int     `json:"type"`
-	Status     int     `json:"status"`
+	ID         string `json:"id"`
+	UserID     string `json:"userId"`
+	Email      string `json:"email"`
+	ExternalID string `json:"externalId"`
+	Type       int    `json:"type"`
+	Status     int    `json:"status"`
 }
 
 type groupJSON struct {
-	ID         string  `json:"id"`
-	Name       string  `json:"name"`
-	ExternalID *string `json:"externalId"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	ExternalID string `json:"externalId"`
 }
 
 // ListMembers returns every organization member.
@@ -136,9 +144,9 @@ func (c *Client) ListMembers(ctx context.Context) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Member, 0, len(items))
-	for _, m := range items {
-		out = append(out, Member{ID: m.ID, UserID: deref(m.UserID), Email: m.Email, ExternalID: deref(m.ExternalID), Type: m.Type, Status: m.Status})
+	out := make([]Member, len(items))
+	for i, m := range items {
+		out[i] = Member(m)
 	}
 	return out, nil
 }
@@ -154,16 +162,13 @@ func (c *Client) ListGroups(ctx context.Context) ([]Group, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(memberIDsConcurrency)
 	for i, it := range items {
-		out[i] = Group{ID: it.ID, Name: it.Name, ExternalID: deref(it.ExternalID)}
+		out[i] = Group{ID: it.ID, Name: it.Name, ExternalID: it.ExternalID}
 		g.Go(func() error {
 			u := c.endpoints.APIURL + pathGroups + "/" + url.PathEscape(it.ID) + "/member-ids"
-			body, err := c.do(gctx, http.MethodGet, pathMemberIDs, u, nil, false)
+			var ids []string
+			err := c.getJSON(gctx, pathMemberIDs, u, func(r io.Reader) error { return json.NewDecoder(r).Decode(&ids) })
 			if err != nil {
 				return fmt.Errorf("bitwarden: member ids of group %q: %w", it.Name, err)
-			}
-			var ids []string
-			if err := json.Unmarshal(body, &ids); err != nil {
-				return fmt.Errorf("bitwarden: member ids of group %q: decode: %w", it.Name, err)
 			}
 			if ids == nil {
 				ids = []string{}
@@ -189,13 +194,9 @@ func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 		if next != "" {
 			u += "?continuationToken=" + url.QueryEscape(next)
 		}
-		body, err := c.do(ctx, http.MethodGet, path, u, nil, false)
-		if err != nil {
-			return nil, err
-		}
 		var page listResponse[T]
-		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("bitwarden: GET %s: decode list: %w", path, err)
+		if err := c.getJSON(ctx, path, u, func(r io.Reader) error { return json.NewDecoder(r).Decode(&page) }); err != nil {
+			return nil, err
 		}
 		all = append(all, page.Data...)
 		if page.ContinuationToken == nil || *page.ContinuationToken == "" {
@@ -236,6 +237,60 @@ func (c *Client) do(ctx context.Context, method, route, rawURL string, body []by
 	}
 }
 
+// getJSON sends an authenticated GET and decodes a 2xx answer straight from
+// the body, without holding it in memory (a large organization's member
+// list is tens of megabytes). On 401 it renews the token once and retries.
+func (c *Client) getJSON(ctx context.Context, route, rawURL string, decode func(io.Reader) error) error {
+	var stale string
+	for attempt := 0; ; attempt++ {
+		tok, err := c.accessToken(ctx, stale)
+		if err != nil {
+			return err
+		}
+		retry, err := c.getOnce(ctx, route, rawURL, tok, attempt == 0, decode)
+		if retry {
+			c.invalidate(tok)
+			stale = tok
+			continue
+		}
+		return err
+	}
+}
+
+func (c *Client) getOnce(ctx context.Context, route, rawURL, tok string, mayRetry bool, decode func(io.Reader) error) (retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout(false))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return false, fmt.Errorf("bitwarden: GET %s: %w", route, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	start := time.Now()
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		c.observe(http.MethodGet, route, 0, start, err)
+		return false, fmt.Errorf("bitwarden: GET %s: %w", route, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		c.observe(http.MethodGet, route, resp.StatusCode, start, rerr)
+		if resp.StatusCode == http.StatusUnauthorized && mayRetry {
+			return true, nil
+		}
+		e := newAPIError(http.MethodGet, route, resp.StatusCode, body)
+		e.Body = c.redact(e.Body)
+		return false, e
+	}
+	err = decode(io.LimitReader(resp.Body, maxListBody))
+	c.observe(http.MethodGet, route, resp.StatusCode, start, err)
+	if err != nil {
+		return false, fmt.Errorf("bitwarden: GET %s: decode list: %w", route, err)
+	}
+	return false, nil
+}
+
 func (c *Client) requestTimeout(isImport bool) time.Duration {
 	if c.timeout > 0 {
 		return c.timeout
@@ -269,17 +324,10 @@ func (c *Client) send(ctx context.Context, method, route, rawURL string, body []
 		return 0, nil, fmt.Errorf("bitwarden: %s %s: %w", method, route, err)
 	}
 	defer resp.Body.Close()
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxListBody))
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	c.observe(method, route, resp.StatusCode, start, err)
 	if err != nil {
 		return 0, nil, fmt.Errorf("bitwarden: %s %s: read answer: %w", method, route, err)
 	}
 	return resp.StatusCode, respBody, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -15,6 +15,14 @@ import (
 // counts are always complete.
 var maxListed = 500
 
+// maxGroupsListed and maxIDsListed cap the nested lists (groups with their
+// member ids): 100 groups of 100 ids keep a run record near 1 MB even when
+// a first sync adds half a million memberships.
+var (
+	maxGroupsListed = 100
+	maxIDsListed    = 100
+)
+
 // Changes is what an import changes compared with the previous pushed one.
 // It compares import bodies, not Bitwarden's state: it says what dirsync
 // sent differently, which is what an admin reads in History.
@@ -174,7 +182,7 @@ func Diff(prev, next *bitwarden.ImportRequest) *Changes {
 			c.Counts.GroupsChanged++
 			c.Counts.MembershipsAdded += len(added)
 			c.Counts.MembershipsRemoved += len(removed)
-			if len(c.MembershipChanges) < maxListed {
+			if len(c.MembershipChanges) < maxGroupsListed {
 				c.MembershipChanges = append(c.MembershipChanges, MembershipChange{
 					ExternalID: g.ExternalID, Name: g.Name, Added: capList(added, &c.Truncated), Removed: capList(removed, &c.Truncated),
 				})
@@ -197,9 +205,9 @@ func Diff(prev, next *bitwarden.ImportRequest) *Changes {
 }
 
 func capList(ids []string, truncated *bool) []string {
-	if len(ids) > maxListed {
+	if len(ids) > maxIDsListed {
 		*truncated = true
-		return ids[:maxListed]
+		return ids[:maxIDsListed]
 	}
 	return ids
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/bitwarden"
@@ -110,10 +111,13 @@ func (d *OrgDiff) Empty() bool {
 }
 
 // simMember and simGroup are the organization as the prediction applies
-// the import to it.
+// the import to it. Removed members stay in the slices, flagged gone, so a
+// removal costs O(1) instead of a slice delete and a pass over every group;
+// group sets drop gone members when they are read.
 type simMember struct {
 	id, email, ext string
 	owner          bool
+	gone           bool
 }
 
 type simGroup struct {
@@ -121,13 +125,20 @@ type simGroup struct {
 	members       map[string]bool
 }
 
+// orgSim keeps the indexes each import step needs, updated as members come
+// and go, so that a 100,000-member import in 50 batches does not rebuild
+// maps of the whole organization per batch.
 type orgSim struct {
-	members []*simMember
-	groups  []*simGroup
-	byID    map[string]*simMember
-	seq     int
-	d       *OrgDiff
-	kept    map[string]bool // owners already listed in OwnersKept
+	members     []*simMember // creation order, gone ones included
+	groups      []*simGroup
+	byID        map[string]*simMember
+	byExt       map[string]*simMember // live members with an externalId
+	emails      map[string]int        // live members per lower-cased email
+	noExt       []*simMember          // members that had no externalId (may since be linked or gone)
+	groupsByExt map[string]*simGroup
+	seq         int
+	d           *OrgDiff
+	kept        map[string]bool // owners already listed in OwnersKept
 }
 
 // PredictOrgDiff predicts what sending batches, in order, does to an
@@ -146,18 +157,28 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 		EmailTaken: []MemberRef{}, GroupsCreated: []GroupRef{}, GroupsRenamed: []GroupRename{},
 		Memberships: []OrgMembershipChange{}, Ignored: []IgnoredMembers{}, Problems: []string{},
 	}
-	sim := &orgSim{byID: make(map[string]*simMember, len(members)), d: d, kept: map[string]bool{}}
+	sim := &orgSim{
+		byID: make(map[string]*simMember, len(members)), byExt: make(map[string]*simMember, len(members)),
+		emails: make(map[string]int, len(members)), groupsByExt: make(map[string]*simGroup, len(groups)),
+		d: d, kept: map[string]bool{},
+	}
+	dupExt := ""
 	for _, m := range members {
 		sm := &simMember{id: m.ID, email: strings.ToLower(m.Email), ext: m.ExternalID, owner: m.Type == bitwarden.MemberTypeOwner}
 		sim.members = append(sim.members, sm)
 		sim.byID[m.ID] = sm
-		if strings.TrimSpace(m.ExternalID) != "" {
-			d.SyncedMembers++
+		sim.emails[sm.email]++
+		if strings.TrimSpace(m.ExternalID) == "" {
+			sim.noExt = append(sim.noExt, sm)
+			continue
 		}
+		d.SyncedMembers++
+		if _, dup := sim.byExt[sm.ext]; dup && dupExt == "" {
+			dupExt = sm.ext
+		}
+		sim.byExt[sm.ext] = sm
 	}
 	d.OrgMembers = len(members)
-	// Names for the membership lists: every member that ever existed.
-	names := make(map[string]string, len(members))
 	before := make(map[string]map[string]bool, len(groups))
 	for _, g := range groups {
 		set := make(map[string]bool, len(g.MemberIDs))
@@ -165,30 +186,41 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 			set[id] = true
 		}
 		before[g.ID] = set
-		sim.groups = append(sim.groups, &simGroup{id: g.ID, name: g.Name, ext: g.ExternalID, members: maps.Clone(set)})
-	}
-	for _, b := range batches {
-		if !sim.apply(b) {
-			break
+		sg := &simGroup{id: g.ID, name: g.Name, ext: g.ExternalID, members: maps.Clone(set)}
+		sim.groups = append(sim.groups, sg)
+		if sg.ext != "" {
+			sim.groupsByExt[sg.ext] = sg
 		}
 	}
-	for _, m := range sim.byID {
-		names[m.id] = m.email
-		if names[m.id] == "" {
-			names[m.id] = m.ext
+	if dupExt != "" && len(batches) > 0 {
+		// The server builds a dictionary of externalIds per import.
+		sim.problem(fmt.Sprintf("two organization members have the externalId %q: Bitwarden would fail the import (500)", dupExt))
+	} else {
+		for _, b := range batches {
+			if !sim.apply(b) {
+				break
+			}
 		}
 	}
+	name := func(id string) string {
+		m := sim.byID[id]
+		if m == nil {
+			return id
+		}
+		return orDefault(orDefault(m.email, m.ext), id)
+	}
+	live := func(id string) bool { m := sim.byID[id]; return m != nil && !m.gone }
 	for _, g := range sim.groups {
 		old := before[g.id]
 		var added, removed []string
 		for id := range g.members {
-			if !old[id] {
-				added = append(added, names[id])
+			if !old[id] && live(id) {
+				added = append(added, name(id))
 			}
 		}
 		for id := range old {
-			if !g.members[id] {
-				removed = append(removed, orDefault(names[id], id))
+			if !g.members[id] || !live(id) {
+				removed = append(removed, name(id))
 			}
 		}
 		if len(added) == 0 && len(removed) == 0 {
@@ -199,7 +231,7 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 		d.Counts.GroupsChanged++
 		d.Counts.MembershipsAdded += len(added)
 		d.Counts.MembershipsRemoved += len(removed)
-		if len(d.Memberships) < maxListed {
+		if len(d.Memberships) < maxGroupsListed {
 			d.Memberships = append(d.Memberships, OrgMembershipChange{ExternalID: g.ext, Name: g.name,
 				Added: capList(orEmpty(added), &d.Truncated), Removed: capList(orEmpty(removed), &d.Truncated)})
 		} else {
@@ -210,6 +242,207 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 		return cmp.Or(cmp.Compare(a.ExternalID, b.ExternalID), cmp.Compare(a.Name, b.Name))
 	})
 	return d
+}
+
+func (s *orgSim) remove(m *simMember, reason string) {
+	if m.gone {
+		return
+	}
+	m.gone = true
+	if s.byExt[m.ext] == m {
+		delete(s.byExt, m.ext)
+	}
+	if s.emails[m.email]--; s.emails[m.email] <= 0 {
+		delete(s.emails, m.email)
+	}
+	d := s.d
+	d.Counts.Removals++
+	if reason == RemovalDeleted {
+		d.Counts.RemovalsDeleted++
+	} else {
+		d.Counts.RemovalsOverwrite++
+	}
+	listed(&d.Removals, Removal{ExternalID: m.ext, Email: m.email, Reason: reason}, &d.Truncated)
+}
+
+func (s *orgSim) keepOwner(m *simMember) {
+	if s.kept[m.id] {
+		return
+	}
+	s.kept[m.id] = true
+	s.d.Counts.OwnersKept++
+	listed(&s.d.OwnersKept, MemberRef{ExternalID: m.ext, Email: m.email}, &s.d.Truncated)
+}
+
+// apply applies one import request; false means the server would refuse
+// it (the problem is recorded) and later batches are not sent.
+func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
+	d := s.d
+	type imp struct{ email, ext string }
+	var imported []imp
+	var removeExt []string
+	importedExt := make(map[string]bool, len(req.Members))
+	for _, m := range req.Members {
+		if m.Deleted {
+			removeExt = append(removeExt, m.ExternalID)
+			continue
+		}
+		imported = append(imported, imp{email: strings.ToLower(m.Email), ext: m.ExternalID})
+		importedExt[m.ExternalID] = true
+	}
+	// The server's ext→id dictionary for this request: the live synced
+	// members, plus those this request removes as deleted (they stay in
+	// it), minus overwrite removals, plus links and invites.
+	removedDeleted := map[string]string{}
+	dict := func(ext string) (string, bool) {
+		if m, ok := s.byExt[ext]; ok {
+			return m.id, true
+		}
+		id, ok := removedDeleted[ext]
+		return id, ok
+	}
+	// 1. Deleted members.
+	for _, ext := range removeExt {
+		m, ok := s.byExt[ext]
+		if !ok || importedExt[ext] {
+			continue
+		}
+		if m.owner {
+			s.keepOwner(m)
+			continue
+		}
+		s.remove(m, RemovalDeleted)
+		removedDeleted[ext] = m.id
+	}
+	// 2. Overwrite.
+	if req.OverwriteExisting {
+		var missing []*simMember
+		for _, m := range s.byExt {
+			if !importedExt[m.ext] {
+				missing = append(missing, m)
+			}
+		}
+		slices.SortFunc(missing, func(a, b *simMember) int { return cmp.Compare(a.ext, b.ext) })
+		for _, m := range missing {
+			if m.owner {
+				s.keepOwner(m)
+				continue
+			}
+			s.remove(m, RemovalOverwrite)
+		}
+	}
+	// 3. Links by email.
+	if len(imported) > 0 && len(s.noExt) > 0 {
+		byEmail := make(map[string]imp, len(imported))
+		for _, u := range imported {
+			if _, dup := byEmail[u.email]; dup {
+				s.problem(fmt.Sprintf("two live import members share the email %s: Bitwarden would fail the import (500)", u.email))
+				return false
+			}
+			byEmail[u.email] = u
+		}
+		still := s.noExt[:0]
+		for _, m := range s.noExt {
+			if m.gone || strings.TrimSpace(m.ext) != "" {
+				continue
+			}
+			u, ok := byEmail[m.email]
+			if !ok {
+				still = append(still, m)
+				continue
+			}
+			if _, taken := dict(u.ext); taken {
+				s.problem(fmt.Sprintf("the member %s has no externalId but its email belongs to %s, already linked: Bitwarden would fail the import (500)", m.email, u.ext))
+				return false
+			}
+			m.ext = u.ext
+			s.byExt[u.ext] = m
+			d.Counts.Links++
+			listed(&d.Links, MemberRef{ExternalID: u.ext, Email: m.email}, &d.Truncated)
+		}
+		s.noExt = still
+	} else if len(imported) > 0 {
+		seen := make(map[string]bool, len(imported))
+		for _, u := range imported {
+			if seen[u.email] {
+				s.problem(fmt.Sprintf("two live import members share the email %s: Bitwarden would fail the import (500)", u.email))
+				return false
+			}
+			seen[u.email] = true
+		}
+	}
+	// 4. Invites: an email already in the organization is skipped.
+	seen := map[string]bool{}
+	var invites []imp
+	for _, u := range imported {
+		if _, known := dict(u.ext); known || seen[u.email] {
+			continue
+		}
+		if s.emails[u.email] > 0 {
+			d.Counts.EmailTaken++
+			listed(&d.EmailTaken, MemberRef{ExternalID: u.ext, Email: u.email}, &d.Truncated)
+			continue
+		}
+		seen[u.email] = true
+		invites = append(invites, u)
+	}
+	for _, u := range invites {
+		s.seq++
+		m := &simMember{id: "new:" + strconv.Itoa(s.seq), email: u.email, ext: u.ext}
+		s.members = append(s.members, m)
+		s.byID[m.id] = m
+		s.byExt[u.ext] = m
+		s.emails[u.email]++
+		d.Counts.Invites++
+		listed(&d.Invites, MemberRef{ExternalID: u.ext, Email: u.email}, &d.Truncated)
+	}
+	// 5. Groups.
+	if len(req.Groups) == 0 {
+		return true
+	}
+	seenGroups := make(map[string]bool, len(req.Groups))
+	for _, g := range req.Groups {
+		if seenGroups[g.ExternalID] {
+			s.problem(fmt.Sprintf("the import lists the group %q twice: Bitwarden would fail the import (500)", g.ExternalID))
+			return false
+		}
+		seenGroups[g.ExternalID] = true
+	}
+	for _, g := range req.Groups {
+		set := make(map[string]bool, len(g.MemberExternalIDs))
+		var ignored []string
+		for _, ext := range g.MemberExternalIDs {
+			if id, ok := dict(ext); ok && !s.byID[id].gone {
+				set[id] = true
+			} else {
+				ignored = append(ignored, ext)
+			}
+		}
+		if len(ignored) > 0 {
+			d.Counts.Ignored += len(ignored)
+			if len(d.Ignored) < maxGroupsListed {
+				d.Ignored = append(d.Ignored, IgnoredMembers{ExternalID: g.ExternalID, Name: g.Name, ExternalIDs: capList(ignored, &d.Truncated)})
+			} else {
+				d.Truncated = true
+			}
+		}
+		if eg, ok := s.groupsByExt[g.ExternalID]; ok {
+			if eg.name != g.Name {
+				d.Counts.GroupsRenamed++
+				listed(&d.GroupsRenamed, GroupRename{ExternalID: g.ExternalID, From: eg.name, To: g.Name}, &d.Truncated)
+				eg.name = g.Name
+			}
+			eg.members = set
+			continue
+		}
+		s.seq++
+		ng := &simGroup{id: "new-group:" + strconv.Itoa(s.seq), name: g.Name, ext: g.ExternalID, members: set}
+		s.groups = append(s.groups, ng)
+		s.groupsByExt[ng.ext] = ng
+		d.Counts.GroupsCreated++
+		listed(&d.GroupsCreated, GroupRef{ExternalID: g.ExternalID, Name: g.Name}, &d.Truncated)
+	}
+	return true
 }
 
 func orDefault(s, def string) string {
@@ -237,204 +470,4 @@ func listed[T any](list *[]T, v T, truncated *bool) {
 
 func (s *orgSim) problem(msg string) {
 	s.d.Problems = append(s.d.Problems, msg)
-}
-
-func (s *orgSim) remove(m *simMember, reason string) {
-	i := slices.Index(s.members, m)
-	if i < 0 {
-		return
-	}
-	s.members = slices.Delete(s.members, i, i+1)
-	for _, g := range s.groups {
-		delete(g.members, m.id)
-	}
-	d := s.d
-	d.Counts.Removals++
-	if reason == RemovalDeleted {
-		d.Counts.RemovalsDeleted++
-	} else {
-		d.Counts.RemovalsOverwrite++
-	}
-	listed(&d.Removals, Removal{ExternalID: m.ext, Email: m.email, Reason: reason}, &d.Truncated)
-}
-
-func (s *orgSim) keepOwner(m *simMember) {
-	if s.kept[m.id] {
-		return
-	}
-	s.kept[m.id] = true
-	s.d.Counts.OwnersKept++
-	listed(&s.d.OwnersKept, MemberRef{ExternalID: m.ext, Email: m.email}, &s.d.Truncated)
-}
-
-// apply applies one import request; false when the server would refuse it
-// (later requests are then not sent).
-func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
-	d := s.d
-	type imp struct{ email, ext string }
-	var imported []imp
-	var removeExt []string
-	importedExt := map[string]bool{}
-	for _, m := range req.Members {
-		if m.Deleted {
-			removeExt = append(removeExt, m.ExternalID)
-			continue
-		}
-		imported = append(imported, imp{email: strings.ToLower(m.Email), ext: m.ExternalID})
-		importedExt[m.ExternalID] = true
-	}
-	existingExt := map[string]*simMember{}
-	dict := map[string]string{}
-	var withExt, noExt []*simMember
-	for _, m := range s.members {
-		if strings.TrimSpace(m.ext) == "" {
-			noExt = append(noExt, m)
-			continue
-		}
-		if _, dup := existingExt[m.ext]; dup {
-			s.problem(fmt.Sprintf("two organization members have the externalId %q: Bitwarden would fail the import (500)", m.ext))
-			return false
-		}
-		withExt = append(withExt, m)
-		existingExt[m.ext] = m
-		dict[m.ext] = m.id
-	}
-	// 1. Deleted members.
-	for _, ext := range removeExt {
-		m, ok := existingExt[ext]
-		if !ok || importedExt[ext] {
-			continue
-		}
-		if m.owner {
-			s.keepOwner(m)
-			continue
-		}
-		s.remove(m, RemovalDeleted)
-	}
-	// 2. Overwrite.
-	if req.OverwriteExisting {
-		for _, m := range withExt {
-			if importedExt[m.ext] {
-				continue
-			}
-			if m.owner {
-				s.keepOwner(m)
-				continue
-			}
-			s.remove(m, RemovalOverwrite)
-			delete(dict, m.ext)
-		}
-	}
-	// 3. Links by email.
-	if len(imported) > 0 {
-		byEmail := make(map[string]imp, len(imported))
-		for _, u := range imported {
-			if _, dup := byEmail[u.email]; dup {
-				s.problem(fmt.Sprintf("two live import members share the email %s: Bitwarden would fail the import (500)", u.email))
-				return false
-			}
-			byEmail[u.email] = u
-		}
-		for _, m := range noExt {
-			u, ok := byEmail[m.email]
-			if !ok {
-				continue
-			}
-			if _, taken := dict[u.ext]; taken {
-				s.problem(fmt.Sprintf("the member %s has no externalId but its email belongs to %s, already linked: Bitwarden would fail the import (500)", m.email, u.ext))
-				return false
-			}
-			m.ext = u.ext
-			dict[u.ext] = m.id
-			d.Counts.Links++
-			listed(&d.Links, MemberRef{ExternalID: u.ext, Email: m.email}, &d.Truncated)
-		}
-	}
-	// 4. Invites.
-	known := make(map[string]bool, len(dict))
-	for ext := range dict {
-		known[ext] = true
-	}
-	emails := make(map[string]bool, len(s.members))
-	for _, m := range s.members {
-		emails[m.email] = true
-	}
-	seen := map[string]bool{}
-	var invites []imp
-	for _, u := range imported {
-		if known[u.ext] || seen[u.email] {
-			continue
-		}
-		if emails[u.email] {
-			d.Counts.EmailTaken++
-			listed(&d.EmailTaken, MemberRef{ExternalID: u.ext, Email: u.email}, &d.Truncated)
-			continue
-		}
-		seen[u.email] = true
-		invites = append(invites, u)
-	}
-	for _, u := range invites {
-		s.seq++
-		m := &simMember{id: fmt.Sprintf("new:%d", s.seq), email: u.email, ext: u.ext}
-		s.members = append(s.members, m)
-		s.byID[m.id] = m
-		if _, ok := dict[u.ext]; !ok {
-			dict[u.ext] = m.id
-		}
-		d.Counts.Invites++
-		listed(&d.Invites, MemberRef{ExternalID: u.ext, Email: u.email}, &d.Truncated)
-	}
-	// 5. Groups.
-	if len(req.Groups) == 0 {
-		return true
-	}
-	seenGroups := make(map[string]bool, len(req.Groups))
-	for _, g := range req.Groups {
-		if seenGroups[g.ExternalID] {
-			s.problem(fmt.Sprintf("the import lists the group %q twice: Bitwarden would fail the import (500)", g.ExternalID))
-			return false
-		}
-		seenGroups[g.ExternalID] = true
-	}
-	existing := map[string]*simGroup{}
-	for _, g := range s.groups {
-		if g.ext != "" {
-			existing[g.ext] = g
-		}
-	}
-	current := make(map[string]bool, len(s.members))
-	for _, m := range s.members {
-		current[m.id] = true
-	}
-	for _, g := range req.Groups {
-		set := make(map[string]bool, len(g.MemberExternalIDs))
-		var ignored []string
-		for _, ext := range g.MemberExternalIDs {
-			if id, ok := dict[ext]; ok && current[id] {
-				set[id] = true
-			} else {
-				ignored = append(ignored, ext)
-			}
-		}
-		if len(ignored) > 0 {
-			d.Counts.Ignored += len(ignored)
-			listed(&d.Ignored, IgnoredMembers{ExternalID: g.ExternalID, Name: g.Name, ExternalIDs: capList(ignored, &d.Truncated)}, &d.Truncated)
-		}
-		if eg, ok := existing[g.ExternalID]; ok {
-			if eg.name != g.Name {
-				d.Counts.GroupsRenamed++
-				listed(&d.GroupsRenamed, GroupRename{ExternalID: g.ExternalID, From: eg.name, To: g.Name}, &d.Truncated)
-				eg.name = g.Name
-			}
-			eg.members = set
-			continue
-		}
-		s.seq++
-		ng := &simGroup{id: fmt.Sprintf("new-group:%d", s.seq), name: g.Name, ext: g.ExternalID, members: set}
-		s.groups = append(s.groups, ng)
-		existing[ng.ext] = ng
-		d.Counts.GroupsCreated++
-		listed(&d.GroupsCreated, GroupRef{ExternalID: g.ExternalID, Name: g.Name}, &d.Truncated)
-	}
-	return true
 }

@@ -308,8 +308,8 @@ func TestOrgDiffMatchesFakeAfterPush(t *testing.T) {
 			},
 		},
 	}
-	defer func(n int) { maxListed = n }(maxListed)
-	maxListed = 1 << 20
+	defer func(n, g, i int) { maxListed, maxGroupsListed, maxIDsListed = n, g, i }(maxListed, maxGroupsListed, maxIDsListed)
+	maxListed, maxGroupsListed, maxIDsListed = 1<<20, 1<<20, 1<<20
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.org(), tc.mod)

@@ -365,3 +365,26 @@ func BenchmarkBuildPlan100k(b *testing.B) {
 		_ = Diff(p.Import, p.Import)
 	}
 }
+
+// TestRunRecordStaysSmall checks that a first sync of a big org keeps its
+// run record's changes near a megabyte: the lists are capped, the counts
+// are complete.
+func TestRunRecordStaysSmall(t *testing.T) {
+	snap := bigSnapshot(20000, 1)
+	for i := range 400 {
+		var m []string
+		for j := range 500 {
+			m = append(m, snap.Users[(i*500+j)%20000].ID)
+		}
+		snap.Groups = append(snap.Groups, g(fmt.Sprintf("00gbig%05d", i), fmt.Sprintf("Big %d", i), m...))
+	}
+	p := mustPlan(t, snap, settings(func(s *config.Sync) { s.LargeImport = true }))
+	c := Diff(nil, p.Import)
+	body, _ := json.Marshal(c)
+	if len(body) > 2<<20 {
+		t.Errorf("changes of a first sync take %d bytes", len(body))
+	}
+	if c.Counts.MembershipsAdded != 200001 || !c.Truncated {
+		t.Errorf("counts %+v truncated %v", c.Counts, c.Truncated)
+	}
+}
