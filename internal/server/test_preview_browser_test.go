@@ -15,9 +15,11 @@ import (
 // searches as it types: htmx swaps only the table (the page is not
 // reloaded), the address follows the search, and the CSP reports nothing.
 func TestBrowserTestPreview(t *testing.T) {
+	p := newPreviewEnv(t, previewOrg(), nil)
+	// The browser starts after the console, so it closes first: the
+	// console's test server waits for open connections (the event stream).
 	b := browsertest.Start(t, 60*time.Second)
 	b.ScreenshotOnFailure("")
-	p := newPreviewEnv(t, previewOrg(), nil)
 	sel := browsertest.Sel
 	b.Do("log in",
 		chromedp.Navigate(p.ts.URL+"/test"),
