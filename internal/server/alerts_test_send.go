@@ -21,7 +21,8 @@ type AlertSender interface {
 // result. Webhook URLs carry credentials, so nothing but the host of each
 // is ever shown, logged or audited.
 func (s *Server) alertsTestSend(w http.ResponseWriter, r *http.Request) {
-	const back = "/settings#" + alertsAnchor
+	// Back to the top of Settings, where the flashes are.
+	const back = "/settings"
 	if s.alerts == nil {
 		s.flash(r, web.FlashError, "Alerts are not available in this process.")
 		s.redirect(w, r, back)
@@ -60,9 +61,6 @@ func (s *Server) alertsTestSend(w http.ResponseWriter, r *http.Request) {
 		fmt.Sprintf("test alert delivered to %d of %d webhooks (%s)", delivered, len(ds), strings.Join(hosts, ", ")))
 	s.redirect(w, r, back)
 }
-
-// alertsAnchor is the id of the Settings page's Alerts section.
-const alertsAnchor = "alerts"
 
 // deliveryLine is one webhook's result: its host and what happened.
 func deliveryLine(d alert.Delivery) string {

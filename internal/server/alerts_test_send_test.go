@@ -123,7 +123,7 @@ func TestAlertsTestSend(t *testing.T) {
 			e.login(c)
 			r := e.post(c, "/settings/alerts/test", url.Values{})
 			wantStatus(t, r, http.StatusSeeOther)
-			wantLocation(t, r, "/settings#alerts")
+			wantLocation(t, r, "/settings")
 			page := e.get(c, "/settings")
 			d := page.doc(t)
 			for kind, wants := range tc.wantKind {
