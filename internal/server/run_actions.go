@@ -38,13 +38,16 @@ func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 	// The push must not stop halfway because the browser went away.
 	ctx := context.WithoutCancel(r.Context())
 	res, err := s.engine.Approve(ctx, store.DefaultProfile, id, s.consoleActor(user))
+	if err == nil && res == nil {
+		err = errors.New("the engine returned no run")
+	}
 	back := fmt.Sprintf("/history/%d", id)
 	switch {
-	case err == nil && res != nil && res.Run.Status == store.StatusHeld:
+	case err == nil && res.Run.Status == store.StatusHeld:
 		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", id, res.Run.ID))
 		s.flash(r, web.FlashInfo, fmt.Sprintf("The directory changed since run %d was held; the new plan was held again as run %d — review it.", id, res.Run.ID))
 		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
-	case err == nil && res != nil:
+	case err == nil:
 		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d, pushed as run %d", id, res.Run.ID))
 		s.flash(r, web.FlashSuccess, fmt.Sprintf("Run %d approved: pushed as run %d.", id, res.Run.ID))
 		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
