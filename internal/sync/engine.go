@@ -338,6 +338,11 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	c.Members = plan.Counts.Users - plan.Counts.Deleted
 	c.Groups, c.Memberships, c.Dropped = plan.Counts.Groups, plan.Counts.Memberships, plan.Counts.Dropped
 	c.Batches = len(plan.Batches)
+	if opts.Mode != ModeTest {
+		// Only a preview shows the user and group lists; a sync needs the
+		// import alone, so let the lists go before Bitwarden is read.
+		plan.Users, plan.Groups = nil, nil
+	}
 	unchanged := state.Hash != "" && state.Hash == plan.Hash
 	if unchanged {
 		// Nothing to compare: do not decode the previous import.

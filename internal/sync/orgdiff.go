@@ -3,7 +3,6 @@ package sync
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,7 +121,7 @@ type simMember struct {
 
 type simGroup struct {
 	id, name, ext string
-	members       map[string]bool
+	members       []string // sorted member ids
 }
 
 // orgSim keeps the indexes each import step needs, updated as members come
@@ -179,14 +178,11 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 		sim.byExt[sm.ext] = sm
 	}
 	d.OrgMembers = len(members)
-	before := make(map[string]map[string]bool, len(groups))
+	before := make(map[string][]string, len(groups))
 	for _, g := range groups {
-		set := make(map[string]bool, len(g.MemberIDs))
-		for _, id := range g.MemberIDs {
-			set[id] = true
-		}
-		before[g.ID] = set
-		sg := &simGroup{id: g.ID, name: g.Name, ext: g.ExternalID, members: maps.Clone(set)}
+		ids := slices.Compact(slices.Sorted(slices.Values(g.MemberIDs)))
+		before[g.ID] = ids
+		sg := &simGroup{id: g.ID, name: g.Name, ext: g.ExternalID, members: ids}
 		sim.groups = append(sim.groups, sg)
 		if sg.ext != "" {
 			sim.groupsByExt[sg.ext] = sg
@@ -211,16 +207,27 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 	}
 	live := func(id string) bool { m := sim.byID[id]; return m != nil && !m.gone }
 	for _, g := range sim.groups {
-		old := before[g.id]
+		// Both lists are sorted: walk them side by side. A member in both
+		// that the import removed from the organization left the group.
+		old, cur := before[g.id], g.members
 		var added, removed []string
-		for id := range g.members {
-			if !old[id] && live(id) {
-				added = append(added, name(id))
-			}
-		}
-		for id := range old {
-			if !g.members[id] || !live(id) {
-				removed = append(removed, name(id))
+		i, j := 0, 0
+		for i < len(old) || j < len(cur) {
+			switch {
+			case j >= len(cur) || (i < len(old) && old[i] < cur[j]):
+				removed = append(removed, name(old[i]))
+				i++
+			case i >= len(old) || cur[j] < old[i]:
+				if live(cur[j]) {
+					added = append(added, name(cur[j]))
+				}
+				j++
+			default:
+				if !live(old[i]) {
+					removed = append(removed, name(old[i]))
+				}
+				i++
+				j++
 			}
 		}
 		if len(added) == 0 && len(removed) == 0 {
@@ -409,15 +416,17 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 		seenGroups[g.ExternalID] = true
 	}
 	for _, g := range req.Groups {
-		set := make(map[string]bool, len(g.MemberExternalIDs))
+		set := make([]string, 0, len(g.MemberExternalIDs))
 		var ignored []string
 		for _, ext := range g.MemberExternalIDs {
 			if id, ok := dict(ext); ok && !s.byID[id].gone {
-				set[id] = true
+				set = append(set, id)
 			} else {
 				ignored = append(ignored, ext)
 			}
 		}
+		slices.Sort(set)
+		set = slices.Compact(set)
 		if len(ignored) > 0 {
 			d.Counts.Ignored += len(ignored)
 			if len(d.Ignored) < maxGroupsListed {

@@ -79,7 +79,6 @@ func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
 			if !groupFilter.Keeps(g.Name) {
 				continue
 			}
-			g.MemberIDs = slices.Clone(g.MemberIDs)
 			if cut, ok := cutUTF16(g.Name, MaxGroupNameLen); ok {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("group %s: name cut to %d characters (Bitwarden's limit): %q", g.ID, MaxGroupNameLen, cut))
 				g.Name = cut
