@@ -99,6 +99,12 @@ type Engine struct {
 	// FullReadEvery, when set, overrides the settings' okta.fullReadHours:
 	// a read without the membership cache happens at least this often.
 	FullReadEvery time.Duration
+	// CacheSettle keeps groups whose membership changed this recently out
+	// of the membership cache, so they are read again next time. Okta's
+	// timestamps may be whole seconds: a second change within the same
+	// second as a cached one would not move lastMembershipUpdated.
+	// Default 5 minutes.
+	CacheSettle time.Duration
 	// Version goes into the User-Agent.
 	Version string
 	// OnFinish are called, in order, after every recorded run is stored
@@ -541,6 +547,7 @@ func (e *Engine) settings(ctx context.Context, profileID int64, override *config
 // read reads the directory, using the membership cache unless a full read
 // is due, and refreshes the cache after a successful read.
 func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, state store.SyncState, opts Options, emit func(Event)) (*directory.Snapshot, error) {
+	readStart := e.Now()
 	src, err := e.NewSource(s)
 	if err != nil {
 		return nil, fmt.Errorf("sync: directory: %w", err)
@@ -575,7 +582,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	}
 	groups := make([]store.CachedGroup, 0, len(snap.Groups))
 	for _, g := range snap.Groups {
-		if g.LastMembershipUpdated.IsZero() {
+		if g.LastMembershipUpdated.IsZero() || readStart.Sub(g.LastMembershipUpdated) < e.CacheSettle {
 			continue
 		}
 		groups = append(groups, store.CachedGroup{GroupID: g.ID, LastMembershipUpdated: g.LastMembershipUpdated, MemberIDs: g.MemberIDs})

@@ -31,8 +31,13 @@ type harness struct {
 
 func newHarness(t *testing.T, org *oktatest.Org, mod func(*config.Settings)) *harness {
 	t.Helper()
+	return newHarnessWith(t, org, mod, oktatest.Options{})
+}
+
+func newHarnessWith(t *testing.T, org *oktatest.Org, mod func(*config.Settings), oo oktatest.Options) *harness {
+	t.Helper()
 	h := &harness{t: t}
-	h.okta = oktatest.New(oktatest.Options{})
+	h.okta = oktatest.New(oo)
 	t.Cleanup(h.okta.Close)
 	if org != nil {
 		h.okta.SetOrg(org)
@@ -483,4 +488,28 @@ func TestRunRecordsSettingsError(t *testing.T) {
 		t.Errorf("runs %+v", runs)
 	}
 	_ = fmt.Sprint()
+}
+
+func TestRecentlyChangedGroupsAreReadAgain(t *testing.T) {
+	org := oktatest.Generate(oktatest.Spec{Users: 50, Groups: 5, MembersPerGroup: 10, Seed: 8})
+	h := newHarness(t, org, nil)
+	h.mustRun(StatusSuccess)
+	g := h.okta.Org().Groups[2]
+	if err := h.okta.AddMember(g.ID, h.okta.Org().Users[49].ID); err != nil {
+		t.Fatal(err)
+	}
+	// Within CacheSettle of its change the group is not trusted to the
+	// cache: Okta's timestamps may not move for a second change within
+	// the same second.
+	for i, want := range []int{1, 1} {
+		res := h.mustRun([]string{StatusSuccess, StatusUnchanged}[i])
+		if res.Stats.MemberReads != want {
+			t.Errorf("run %d read %d groups, want %d", i, res.Stats.MemberReads, want)
+		}
+	}
+	h.engine.CacheSettle = 0
+	h.mustRun(StatusUnchanged)
+	if res := h.mustRun(StatusUnchanged); res.Stats.MemberReads != 0 {
+		t.Errorf("with no settling time the group was read again (%d reads)", res.Stats.MemberReads)
+	}
 }
