@@ -122,12 +122,13 @@ type Engine struct {
 // New returns an engine over st with the Okta source and Bitwarden client.
 func New(st Store, version string) *Engine {
 	e := &Engine{
-		store:   st,
-		Logger:  slog.New(slog.DiscardHandler),
-		Now:     time.Now,
-		Holder:  defaultHolder(),
-		LockTTL: 2 * time.Minute,
-		Version: version,
+		store:       st,
+		Logger:      slog.New(slog.DiscardHandler),
+		Now:         time.Now,
+		Holder:      defaultHolder(),
+		LockTTL:     2 * time.Minute,
+		CacheSettle: 5 * time.Minute,
+		Version:     version,
 	}
 	e.NewSource = func(s config.Settings) (directory.Source, error) {
 		return okta.New(okta.Config{
