@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dirsync/dirsync/internal/bitwarden"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
 )
@@ -343,7 +344,12 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func BenchmarkBuildPlan100k(b *testing.B) {
+// BenchmarkInProcess100k measures a 100,000-user, 2,000-group,
+// 500,000-membership sync's work between the Okta read and the push:
+// filter, dedupe, sort and hash (BuildPlan), the diff against the previous
+// import, and the prediction of what the import does to an organization
+// that already holds every member and group.
+func BenchmarkInProcess100k(b *testing.B) {
 	snap := &directory.Snapshot{}
 	for i := range 100_000 {
 		snap.Users = append(snap.Users, u(fmt.Sprintf("00u%017d", i), fmt.Sprintf("user%d@example.com", i), "ACTIVE"))
@@ -356,14 +362,45 @@ func BenchmarkBuildPlan100k(b *testing.B) {
 		snap.Groups = append(snap.Groups, g(fmt.Sprintf("00g%017d", i), fmt.Sprintf("Group %d", i), m...))
 	}
 	s := settings(func(s *config.Sync) { s.LargeImport = true })
+	prev := mustPlanB(b, snap, s)
+	var members []bitwarden.Member
+	byExt := map[string]string{}
+	for i, m := range prev.Import.Members {
+		id := fmt.Sprintf("om-%d", i)
+		members = append(members, bitwarden.Member{ID: id, Email: m.Email, ExternalID: m.ExternalID, Type: bitwarden.MemberTypeUser})
+		byExt[m.ExternalID] = id
+	}
+	var groups []bitwarden.Group
+	for i, gr := range prev.Import.Groups {
+		var ids []string
+		for _, ext := range gr.MemberExternalIDs {
+			ids = append(ids, byExt[ext])
+		}
+		groups = append(groups, bitwarden.Group{ID: fmt.Sprintf("og-%d", i), Name: gr.Name, ExternalID: gr.ExternalID, MemberIDs: ids})
+	}
+	// One user leaves, one group is renamed: a typical run's changes.
+	snap.Users[500].Status, snap.Users[500].Deleted = "DEPROVISIONED", true
+	snap.Groups[7].Name = "Renamed"
 	b.ReportAllocs()
 	for b.Loop() {
 		p, err := BuildPlan(snap, s)
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = Diff(p.Import, p.Import)
+		_ = Diff(prev.Import, p.Import)
+		d := PredictOrgDiff(members, groups, p.Batches)
+		if d.Counts.Removals != 1 || d.Counts.GroupsRenamed != 1 {
+			b.Fatalf("prediction %+v", d.Counts)
+		}
 	}
+}
+
+func mustPlanB(b *testing.B, snap *directory.Snapshot, s config.Settings) *Plan {
+	p, err := BuildPlan(snap, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 // TestRunRecordStaysSmall checks that a first sync of a big org keeps its
