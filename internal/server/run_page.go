@@ -96,14 +96,7 @@ func changesView(c *dsync.Changes) *web.ChangesView {
 		},
 	}
 	members := func(key, title string, count int, refs []dsync.MemberRef) {
-		if count == 0 {
-			return
-		}
-		l := web.ChangeList{Key: key, Title: title, Count: count, Items: make([]web.ChangeItem, len(refs))}
-		for i, m := range refs {
-			l.Items[i] = web.ChangeItem{Text: m.Email, ID: m.ExternalID}
-		}
-		v.Lists = append(v.Lists, l)
+		v.Lists = appendMemberList(v.Lists, key, title, count, refs)
 	}
 	groups := func(key, title string, count int, refs []dsync.GroupRef) {
 		if count == 0 {
@@ -163,14 +156,7 @@ func orgDiffView(d *dsync.OrgDiff) *web.OrgDiffView {
 		},
 	}
 	members := func(key, title string, count int, refs []dsync.MemberRef) {
-		if count == 0 {
-			return
-		}
-		l := web.ChangeList{Key: key, Title: title, Count: count, Items: make([]web.ChangeItem, len(refs))}
-		for i, m := range refs {
-			l.Items[i] = web.ChangeItem{Text: m.Email, ID: m.ExternalID}
-		}
-		v.Lists = append(v.Lists, l)
+		v.Lists = appendMemberList(v.Lists, key, title, count, refs)
 	}
 	members("invites", "Invited", n.Invites, d.Invites)
 	if n.Removals > 0 {
@@ -226,4 +212,16 @@ func membershipView(id, name string, added, removed []string) web.MembershipView
 		ID: id, Name: name, Added: cut(added), Removed: cut(removed),
 		AddedTotal: len(added), RemovedTotal: len(removed),
 	}
+}
+
+// appendMemberList adds a list of members to a change view, unless empty.
+func appendMemberList(lists []web.ChangeList, key, title string, count int, refs []dsync.MemberRef) []web.ChangeList {
+	if count == 0 {
+		return lists
+	}
+	l := web.ChangeList{Key: key, Title: title, Count: count, Items: make([]web.ChangeItem, len(refs))}
+	for i, m := range refs {
+		l.Items[i] = web.ChangeItem{Text: m.Email, ID: m.ExternalID}
+	}
+	return append(lists, l)
 }
