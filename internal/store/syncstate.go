@@ -141,9 +141,11 @@ func (s *Store) LoadMemberCache(ctx context.Context, profileID int64) (map[strin
 	out := map[string]CachedGroup{}
 	for rows.Next() {
 		var (
-			g      CachedGroup
-			lmu    string
-			packed []byte
+			g   CachedGroup
+			lmu string
+			// RawBytes: unpackIDs copies what it keeps, so the driver's
+			// buffer need not be cloned first.
+			packed sql.RawBytes
 		)
 		if err := rows.Scan(&g.GroupID, &lmu, &packed); err != nil {
 			return nil, fmt.Errorf("store: load membership cache of profile %d: %w", profileID, err)
@@ -210,14 +212,19 @@ func unpackIDs(b []byte) ([]string, error) {
 		return nil, errBadPacked
 	}
 	b = b[k:]
+	// One string holds the whole blob and the ids are slices of it: one
+	// allocation per group instead of one per member.
+	all := string(b)
 	ids := make([]string, 0, n)
+	off := 0
 	for range n {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
 			return nil, errBadPacked
 		}
-		ids = append(ids, string(b[k:k+int(l)]))
+		ids = append(ids, all[off+k:off+k+int(l)])
 		b = b[k+int(l):]
+		off += k + int(l)
 	}
 	if len(b) != 0 {
 		return nil, errBadPacked

@@ -567,12 +567,14 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 		every = e.FullReadEvery
 	}
 	fullDue := opts.FullRead || state.LastFullReadAt == nil || e.Now().Sub(*state.LastFullReadAt) >= every
+	cachedGroups := -1
 	if s.Sync.Groups && !fullDue {
 		cached, cerr := e.store.LoadMemberCache(ctx, profileID)
 		if cerr != nil {
 			return nil, fmt.Errorf("sync: load membership cache: %w", cerr)
 		}
 		ro.Cache = memberCache(cached)
+		cachedGroups = len(cached)
 	}
 	snap, err := src.Read(ctx, ro)
 	if err != nil {
@@ -588,8 +590,13 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 		}
 		groups = append(groups, store.CachedGroup{GroupID: g.ID, LastMembershipUpdated: g.LastMembershipUpdated, MemberIDs: g.MemberIDs})
 	}
-	if err := e.store.ReplaceMemberCache(ctx, profileID, groups); err != nil {
-		return nil, fmt.Errorf("sync: save membership cache: %w", err)
+	// Every group came from the cache and none went away: the cache already
+	// holds exactly this, so a warm run writes nothing.
+	unchangedCache := snap.Stats.MemberReads == 0 && cachedGroups == len(groups) && snap.Stats.CachedGroups == len(groups)
+	if !unchangedCache {
+		if err := e.store.ReplaceMemberCache(ctx, profileID, groups); err != nil {
+			return nil, fmt.Errorf("sync: save membership cache: %w", err)
+		}
 	}
 	if fullDue {
 		now := e.Now().UTC()
