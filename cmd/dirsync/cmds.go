@@ -189,7 +189,22 @@ func (e *env) cmdTest(args []string) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Users: %d (%d deleted, %d disabled in Okta, %d left out)\n", p.Counts.Users, p.Counts.Deleted, p.Counts.Disabled, p.Counts.Dropped)
 	fmt.Fprintf(w, "Groups: %d with %d memberships\n", p.Counts.Groups, p.Counts.Memberships)
-	fmt.Fprintf(w, "Okta requests: %d\n\n", res.Stats.Requests)
+	fmt.Fprintf(w, "Okta requests: %d\n", res.Stats.Requests)
+	switch d := res.Bitwarden; {
+	case d != nil:
+		n := d.Counts
+		fmt.Fprintf(w, "In Bitwarden: %d to invite, %d to remove, %d to link by email, %d groups to create, %d to rename, memberships +%d/-%d\n",
+			n.Invites, n.Removals, n.Links, n.GroupsCreated, n.GroupsRenamed, n.MembershipsAdded, n.MembershipsRemoved)
+		for _, r := range d.Removals {
+			fmt.Fprintf(w, "  would remove %s (%s, %s)\n", r.Email, r.ExternalID, r.Reason)
+		}
+		if d.Truncated && len(d.Removals) < n.Removals {
+			fmt.Fprintf(w, "  … and %d more removals\n", n.Removals-len(d.Removals))
+		}
+	case res.BitwardenError != "":
+		fmt.Fprintf(w, "In Bitwarden: not known, the organization could not be read: %s\n", res.BitwardenError)
+	}
+	fmt.Fprintln(w)
 	if len(p.Users) > 0 {
 		fmt.Fprintln(w, "EXTERNAL ID\tEMAIL\tSTATUS")
 		for _, u := range p.Users {

@@ -263,3 +263,26 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("reset unknown: exit %d %s", code, stderr)
 	}
 }
+
+func TestTestShowsBitwardenChanges(t *testing.T) {
+	c := newCLI(t)
+	if code, _, stderr := c.run(c.settingsJSON(nil), "config", "import", "-"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, stderr := c.run("", "test")
+	if code != 0 {
+		t.Fatalf("test: exit %d %s", code, stderr)
+	}
+	// removeDisabled is on: 26 active users to invite, none to remove yet.
+	if !strings.Contains(out, "In Bitwarden: 26 to invite, 0 to remove") {
+		t.Errorf("test output lacks the Bitwarden changes:\n%s", out)
+	}
+	if code, _, _ := c.run("", "sync"); code != 0 {
+		t.Fatal("sync failed")
+	}
+	c.okta.SetUserStatus(c.okta.Org().Users[20].ID, "DEPROVISIONED")
+	_, out, _ = c.run("", "test")
+	if !strings.Contains(out, "1 to remove") || !strings.Contains(out, "would remove "+strings.ToLower(c.okta.Org().Users[20].Email)) {
+		t.Errorf("test output does not name the removal:\n%s", out)
+	}
+}
