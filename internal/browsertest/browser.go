@@ -57,6 +57,16 @@ type Browser struct {
 // that keep it off the network, and stops it at the end of the test.
 func Start(t testing.TB, timeout time.Duration) *Browser {
 	t.Helper()
+	return StartWith(t, timeout)
+}
+
+// NoJavaScript starts the browser with page scripts turned off, to check
+// that every page works as plain HTML forms and links.
+var NoJavaScript = chromedp.Flag("blink-settings", "scriptEnabled=false")
+
+// StartWith is Start with extra browser flags.
+func StartWith(t testing.TB, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) *Browser {
+	t.Helper()
 	exe := Path(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
@@ -64,6 +74,7 @@ func Start(t testing.TB, timeout time.Duration) *Browser {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tabCtx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(tabCtx, timeout)
@@ -131,6 +142,12 @@ func (b *Browser) Text(id string) string {
 	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(Sel(id)))
+	// Right after a navigation the page's execution context may not be
+	// there yet; ask again while the step's time lasts.
+	for err != nil && strings.Contains(err.Error(), "Cannot find context") && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		s, err = chromedp.Run(ctx, chromedp.Text(Sel(id)))
+	}
 	if err != nil {
 		b.t.Fatalf("text of %s: %v", id, err)
 	}
