@@ -292,10 +292,11 @@ func TestSaveSettingsChanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cleared := st.Hash == "" && st.LastBody == nil && st.LastFullReadAt == nil && len(mc) == 0
-			kept := st.Hash == "abc" && st.LastBody != nil && st.LastFullReadAt != nil && len(mc) == 1
+			body, _ := s.LastBody(ctx, DefaultProfile)
+			cleared := st.Hash == "" && body == nil && st.LastFullReadAt == nil && len(mc) == 0
+			kept := st.Hash == "abc" && body != nil && st.LastFullReadAt != nil && len(mc) == 1
 			if tc.clearsTmp && !cleared || !tc.clearsTmp && !kept {
-				t.Errorf("cache state: hash %q body %v fullRead %v groups %d; want cleared=%v", st.Hash, st.LastBody, st.LastFullReadAt, len(mc), tc.clearsTmp)
+				t.Errorf("cache state: hash %q body %v fullRead %v groups %d; want cleared=%v", st.Hash, body, st.LastFullReadAt, len(mc), tc.clearsTmp)
 			}
 			if st.LastRunAt == nil {
 				t.Errorf("clearing the cache must keep run times")

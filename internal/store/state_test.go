@@ -28,10 +28,16 @@ func TestSyncStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body := want.LastBody
+	want.LastBody = nil // read separately
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 	}
-	// Overwrite with fewer fields: nil fields become nil.
+	if b, err := s.LastBody(ctx, DefaultProfile); err != nil || !reflect.DeepEqual(b, body) {
+		t.Errorf("LastBody = %x, %v; want %x", b, err, body)
+	}
+	// Overwrite with fewer fields: nil times become nil, a nil body keeps
+	// the stored one.
 	want2 := SyncState{ProfileID: DefaultProfile, Hash: "x", LastRunAt: &t3}
 	if err := s.SaveSyncState(ctx, want2); err != nil {
 		t.Fatal(err)
@@ -39,12 +45,18 @@ func TestSyncStateRoundTrip(t *testing.T) {
 	if got, _ := s.GetSyncState(ctx, DefaultProfile); !reflect.DeepEqual(got, want2) {
 		t.Errorf("overwrite: got %+v want %+v", got, want2)
 	}
+	if b, _ := s.LastBody(ctx, DefaultProfile); !reflect.DeepEqual(b, body) {
+		t.Errorf("a save without a body lost the stored one: %x", b)
+	}
 	if err := s.ClearCache(ctx, DefaultProfile); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.GetSyncState(ctx, DefaultProfile)
 	if got.Hash != "" || got.LastRunAt == nil {
 		t.Errorf("after ClearCache: %+v", got)
+	}
+	if b, _ := s.LastBody(ctx, DefaultProfile); b != nil {
+		t.Errorf("ClearCache kept the last body")
 	}
 	// Other profiles are untouched.
 	if got, _ := s.GetSyncState(ctx, 2); got.Hash != "" || got.ProfileID != 2 {

@@ -21,7 +21,10 @@ type SyncState struct {
 	LastSuccessAt  *time.Time
 	LastRunAt      *time.Time
 	LastFullReadAt *time.Time
-	// LastBody is the gzip of the last pushed import JSON; nil if none.
+	// LastBody is the gzip of the last pushed import JSON. GetSyncState
+	// leaves it nil (it can be tens of megabytes and most runs do not need
+	// it): read it with LastBody. SaveSyncState stores it when non-nil and
+	// keeps the stored one otherwise; ClearCache forgets it.
 	LastBody []byte
 }
 
@@ -31,16 +34,15 @@ type syncStateRow struct {
 	LastSuccessAt  sql.NullString `db:"last_success_at"`
 	LastRunAt      sql.NullString `db:"last_run_at"`
 	LastFullReadAt sql.NullString `db:"last_full_read_at"`
-	LastBody       []byte         `db:"last_body"`
 }
 
-// GetSyncState returns a profile's sync state, or the zero state (with
-// ProfileID set) if none was saved.
+// GetSyncState returns a profile's sync state without the last body, or
+// the zero state (with ProfileID set) if none was saved.
 func (s *Store) GetSyncState(ctx context.Context, profileID int64) (SyncState, error) {
 	st := SyncState{ProfileID: profileID}
 	var row syncStateRow
 	err := s.r.GetContext(ctx, &row, `
-		SELECT hash, last_push_at, last_success_at, last_run_at, last_full_read_at, last_body
+		SELECT hash, last_push_at, last_success_at, last_run_at, last_full_read_at
 		FROM sync_state WHERE profile_id = ?`, profileID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
@@ -49,7 +51,6 @@ func (s *Store) GetSyncState(ctx context.Context, profileID int64) (SyncState, e
 		return st, fmt.Errorf("store: load sync state of profile %d: %w", profileID, err)
 	}
 	st.Hash = row.Hash
-	st.LastBody = row.LastBody
 	for _, f := range []struct {
 		dst **time.Time
 		src sql.NullString
@@ -63,8 +64,22 @@ func (s *Store) GetSyncState(ctx context.Context, profileID int64) (SyncState, e
 	return st, nil
 }
 
-// SaveSyncState stores every field of st (nil times and body are stored as
-// absent).
+// LastBody returns the gzip of a profile's last pushed import, nil if none.
+func (s *Store) LastBody(ctx context.Context, profileID int64) ([]byte, error) {
+	var body []byte
+	err := s.r.GetContext(ctx, &body, `SELECT last_body FROM sync_state WHERE profile_id = ?`, profileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: load the last import of profile %d: %w", profileID, err)
+	}
+	return body, nil
+}
+
+// SaveSyncState stores the fields of st (nil times are stored as absent);
+// a nil LastBody keeps the stored body, so an unchanged run does not
+// rewrite it.
 func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 	return s.write(ctx, "save sync state", func(tx *sqlx.Tx) error {
 		if err := s.ensureProfile(ctx, tx, st.ProfileID); err != nil {
@@ -79,7 +94,7 @@ func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (profile_id) DO UPDATE SET hash = excluded.hash, last_push_at = excluded.last_push_at,
 				last_success_at = excluded.last_success_at, last_run_at = excluded.last_run_at,
-				last_full_read_at = excluded.last_full_read_at, last_body = excluded.last_body`,
+				last_full_read_at = excluded.last_full_read_at, last_body = COALESCE(excluded.last_body, sync_state.last_body)`,
 			st.ProfileID, st.Hash, fmtTimePtr(st.LastPushAt), fmtTimePtr(st.LastSuccessAt),
 			fmtTimePtr(st.LastRunAt), fmtTimePtr(st.LastFullReadAt), body); err != nil {
 			return fmt.Errorf("store: save sync state of profile %d: %w", st.ProfileID, err)

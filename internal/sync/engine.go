@@ -62,6 +62,7 @@ type Store interface {
 	ClearCache(ctx context.Context, profileID int64) error
 	LoadMemberCache(ctx context.Context, profileID int64) (map[string]store.CachedGroup, error)
 	ReplaceMemberCache(ctx context.Context, profileID int64, groups []store.CachedGroup) error
+	LastBody(ctx context.Context, profileID int64) ([]byte, error)
 	CreateRun(ctx context.Context, r *store.Run) error
 	FinishRun(ctx context.Context, r *store.Run) error
 	AcquireRunLock(ctx context.Context, profileID int64, holder string, ttl time.Duration) (*store.RunLock, error)
@@ -355,7 +356,11 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		// Nothing to compare: do not decode the previous import.
 		res.Changes = NoChanges()
 	} else {
-		prev, err := decompressImport(state.LastBody)
+		body, err := e.store.LastBody(ctx, profileID)
+		var prev *bitwarden.ImportRequest
+		if err == nil {
+			prev, err = decompressImport(body)
+		}
 		if err != nil {
 			res.Run.Warnings = append(res.Run.Warnings, "the previous push could not be read; changes are shown against nothing: "+err.Error())
 			prev = nil
