@@ -10,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dirsync/dirsync/internal/auth"
-	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/browsertest"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
@@ -24,11 +23,7 @@ import (
 // is pushed (the org loses the 30), History shows it as a success and the
 // held run as approved.
 func TestBrowserHeldRunApproved(t *testing.T) {
-	okta := oktatest.New(oktatest.Options{})
-	t.Cleanup(okta.Close)
-	okta.SetOrg(oktatest.Generate(oktatest.Spec{Users: 100, Groups: 4, MembersPerGroup: 20, Seed: 11}))
-	bw := bwtest.New(bwtest.Options{})
-	t.Cleanup(bw.Close)
+	okta, bw := startFakes(t, oktatest.Spec{Users: 100, Groups: 4, MembersPerGroup: 20, Seed: 11})
 	a, base := startConsole(t, time.Minute)
 	// The browser closes before the console (cleanups run last first).
 	b := browsertest.Start(t, 3*time.Minute)

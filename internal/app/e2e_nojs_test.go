@@ -8,7 +8,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/browsertest"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
@@ -17,11 +16,7 @@ import (
 // TestBrowserWithoutJavaScript drives the console with page scripts off:
 // every action must work as a plain form or link.
 func TestBrowserWithoutJavaScript(t *testing.T) {
-	okta := oktatest.New(oktatest.Options{})
-	t.Cleanup(okta.Close)
-	okta.SetOrg(oktatest.Generate(oktatest.Spec{Users: 120, Groups: 4, MembersPerGroup: 20, Seed: 21}))
-	bw := bwtest.New(bwtest.Options{})
-	t.Cleanup(bw.Close)
+	okta, bw := startFakes(t, oktatest.Spec{Users: 120, Groups: 4, MembersPerGroup: 20, Seed: 21})
 	a, base := startConsole(t, time.Minute)
 	// The browser starts after the console so that its clean-up (closing
 	// open connections) runs before the console's.

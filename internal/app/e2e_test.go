@@ -49,6 +49,18 @@ func startConsole(t *testing.T, unit time.Duration) (*App, string) {
 	return a, "http://" + l.Addr().String()
 }
 
+// startFakes starts a fake Okta holding spec's org and a fake Bitwarden,
+// both closed at the end of the test.
+func startFakes(t *testing.T, spec oktatest.Spec) (*oktatest.Server, *bwtest.Server) {
+	t.Helper()
+	okta := oktatest.New(oktatest.Options{})
+	t.Cleanup(okta.Close)
+	okta.SetOrg(oktatest.Generate(spec))
+	bw := bwtest.New(bwtest.Options{})
+	t.Cleanup(bw.Close)
+	return okta, bw
+}
+
 // shots saves screenshots for the README when DIRSYNC_SCREENSHOTS names a
 // folder (make screenshots); otherwise it does nothing.
 func shots(t *testing.T, b *browsertest.Browser, name string) {
@@ -67,11 +79,7 @@ func shots(t *testing.T, b *browsertest.Browser, name string) {
 func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 	b := browsertest.Start(t, 3*time.Minute)
 	b.ScreenshotOnFailure("")
-	okta := oktatest.New(oktatest.Options{})
-	t.Cleanup(okta.Close)
-	okta.SetOrg(oktatest.Generate(oktatest.Spec{Users: 140, Groups: 6, MembersPerGroup: 20, Deprovisioned: 4, Suspended: 3, Seed: 11}))
-	bw := bwtest.New(bwtest.Options{})
-	t.Cleanup(bw.Close)
+	okta, bw := startFakes(t, oktatest.Spec{Users: 140, Groups: 6, MembersPerGroup: 20, Deprovisioned: 4, Suspended: 3, Seed: 11})
 	a, base := startConsole(t, 100*time.Millisecond)
 	token := a.Server.SetupToken()
 	if token == "" {
