@@ -142,9 +142,10 @@ func (b *Browser) Text(id string) string {
 	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(Sel(id)))
-	// Right after a navigation the page's execution context may not be
-	// there yet; ask again while the step's time lasts.
-	for err != nil && strings.Contains(err.Error(), "Cannot find context") && ctx.Err() == nil {
+	// During a navigation the node or the page's execution context can
+	// vanish under the query ("No node with given id", "Cannot find
+	// context"); ask again while the step's time lasts.
+	for err != nil && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 		s, err = chromedp.Run(ctx, chromedp.Text(Sel(id)))
 	}
