@@ -53,8 +53,9 @@ type Config struct {
 	// HTTPClient is optional. Its redirect policy is replaced by one that
 	// refuses to leave the org's scheme and host.
 	HTTPClient *http.Client
-	// Concurrency bounds the requests one Read has in flight (list and
-	// member reads together); 0 means 4.
+	// Concurrency bounds the group-member reads one Read has in flight;
+	// the user, deprovisioned and group lists add at most one request each
+	// (they are cursor chains). 0 means 4.
 	Concurrency int
 	// RateLimitShare is the share (0–1] of each rate-limit bucket a Read
 	// may use before it pauses until the bucket resets; 0 means 0.5.
@@ -252,6 +253,9 @@ func (c *Client) acquire(ctx context.Context, r *run, bucket string) error {
 	if err := c.limits.acquire(ctx, r, bucket); err != nil {
 		return err
 	}
+	if !usesSlot(bucket) {
+		return nil
+	}
 	select {
 	case r.sem <- struct{}{}:
 		return nil
@@ -260,6 +264,13 @@ func (c *Client) acquire(ctx context.Context, r *run, bucket string) error {
 		return ctx.Err()
 	}
 }
+
+// usesSlot reports whether a bucket's requests take a concurrency slot.
+// Only member reads do: the user, deprovisioned and group lists are
+// cursor chains, one request at a time each, so at most three of them run
+// beside the Concurrency member reads, and member reads never wait behind
+// the long user list.
+func usesSlot(bucket string) bool { return bucket == BucketMembers }
 
 // transportError marks failures below HTTP (connection, timeout, a body
 // cut short), which are retried.
@@ -302,7 +313,9 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 		if !released {
 			released = true
 			c.limits.release(r, bucket, st, rh)
-			<-r.sem
+			if usesSlot(bucket) {
+				<-r.sem
+			}
 		}
 	}
 	defer release(0, rateHeaders{})

@@ -73,13 +73,16 @@ type Server struct {
 	byBucket    map[string]int
 	inFlight    int
 	maxInFlight int
-	violations  int
-	throttled   int
-	log         []string
-	lastHeader  http.Header
-	buckets     map[string]*rateBucket
-	failures    []*failRule
-	failGroups  map[string]int
+	// per bucket
+	bucketInFlight    map[string]int
+	maxBucketInFlight map[string]int
+	violations        int
+	throttled         int
+	log               []string
+	lastHeader        http.Header
+	buckets           map[string]*rateBucket
+	failures          []*failRule
+	failGroups        map[string]int
 }
 
 type rateBucket struct {
@@ -187,6 +190,14 @@ func (s *Server) MaxInFlight() int {
 	return s.maxInFlight
 }
 
+// MaxInFlightIn returns the most requests of one bucket (BucketUsers,
+// BucketGroups, BucketMembers) the server had in flight at once.
+func (s *Server) MaxInFlightIn(bucket string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxBucketInFlight[bucket]
+}
+
 // RateLimitViolations counts requests received in a bucket after a 429 was
 // sent for it and before the reset that 429 announced. A well-behaved
 // client keeps it at 0.
@@ -224,6 +235,9 @@ func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests, s.maxInFlight, s.violations, s.throttled = 0, s.inFlight, 0, 0
+	for b := range s.maxBucketInFlight {
+		s.maxBucketInFlight[b] = s.bucketInFlight[b]
+	}
 	s.byBucket = map[string]int{}
 	s.log = nil
 }
@@ -277,6 +291,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.byBucket[bucket]++
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	if s.bucketInFlight == nil {
+		s.bucketInFlight, s.maxBucketInFlight = map[string]int{}, map[string]int{}
+	}
+	s.bucketInFlight[bucket]++
+	s.maxBucketInFlight[bucket] = max(s.maxBucketInFlight[bucket], s.bucketInFlight[bucket])
 	s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
 	s.lastHeader = r.Header.Clone()
 	s.lastHeader.Del("Authorization")
@@ -290,6 +309,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.mu.Lock()
 		s.inFlight--
+		s.bucketInFlight[bucket]--
 		s.mu.Unlock()
 	}()
 
