@@ -146,7 +146,12 @@ func New(cfg Config) (*Client, error) {
 	cp := *hc
 	base := cp.Transport
 	if base == nil {
-		base = http.DefaultTransport
+		// Keep a connection per concurrent member-ids read: the default
+		// keeps two idle per host, and a new TLS handshake per request
+		// would dominate reading 2,000 groups.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = memberIDsConcurrency + 2
+		base = t
 	}
 	cp.Transport = &uaTransport{base: base, ua: c.userAgent}
 	c.httpClient = &cp
