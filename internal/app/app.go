@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/alert"
@@ -141,7 +143,9 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
-	a.log.Info("dirsync console listening", "addr", "http://"+l.Addr().String(), "version", a.opts.Version, "db", a.Store.Path())
+	a.log.Info("dirsync console listening", "addr", "http://"+l.Addr().String(), "version", a.opts.Version,
+		"db", a.Store.Path(), "public_url", a.opts.PublicURL, "demo", a.opts.Demo,
+		"metrics_token", os.Getenv("DIRSYNC_METRICS_TOKEN") != "", "secret_key_file", a.keyFileForLog())
 
 	var serveErr error
 	select {
@@ -183,4 +187,15 @@ func (a *App) ListenAndServe(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w (is another dirsync running? use --addr)", a.opts.Addr, err)
 	}
 	return a.Serve(ctx, l)
+}
+
+// keyFileForLog names where the master key comes from, never its value.
+func (a *App) keyFileForLog() string {
+	if a.opts.KeyFile != "" {
+		return a.opts.KeyFile
+	}
+	if f := os.Getenv("DIRSYNC_SECRET_KEY_FILE"); f != "" {
+		return f
+	}
+	return filepath.Join(filepath.Dir(a.Store.Path()), store.DefaultKeyFileName)
 }
