@@ -16,13 +16,15 @@ var ErrRunStatus = errors.New("store: the run is not in the expected status")
 // (if not empty) to its warnings, in one conditional update: of two
 // concurrent transitions of the same run only one succeeds. It returns
 // ErrNotFound when there is no such run, and ErrRunStatus when the run is
-// in another status.
+// in another status. A run that leaves "held" drops its held plan: only a
+// held run can be approved, and a plan can be tens of megabytes.
 func (s *Store) TransitionRun(ctx context.Context, id int64, from, to, note string) error {
 	return s.write(ctx, "transition run", func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE runs SET status = ?,
-				warnings = CASE WHEN ? = '' THEN warnings ELSE json_insert(warnings, '$[#]', ?) END
-			WHERE id = ? AND status = ?`, to, note, note, id, from)
+				warnings = CASE WHEN ? = '' THEN warnings ELSE json_insert(warnings, '$[#]', ?) END,
+				held = CASE WHEN ? = ? THEN held ELSE NULL END
+			WHERE id = ? AND status = ?`, to, note, note, to, StatusHeld, id, from)
 		if err != nil {
 			return fmt.Errorf("store: run %d %s → %s: %w", id, from, to, err)
 		}
@@ -43,13 +45,14 @@ func (s *Store) TransitionRun(ctx context.Context, id int64, from, to, note stri
 
 // DiscardHeldRuns marks every held run of a profile except exceptID as
 // discarded, appending note to their warnings, and returns how many it
-// marked.
+// marked. Their held plans are dropped.
 func (s *Store) DiscardHeldRuns(ctx context.Context, profileID, exceptID int64, note string) (int, error) {
 	var n int64
 	err := s.write(ctx, "discard held runs", func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE runs SET status = ?,
-				warnings = CASE WHEN ? = '' THEN warnings ELSE json_insert(warnings, '$[#]', ?) END
+				warnings = CASE WHEN ? = '' THEN warnings ELSE json_insert(warnings, '$[#]', ?) END,
+				held = NULL
 			WHERE profile_id = ? AND status = ? AND id <> ?`,
 			StatusDiscarded, note, note, profileID, StatusHeld, exceptID)
 		if err != nil {

@@ -45,12 +45,15 @@ func TestRunTransitions(t *testing.T) {
 	if r.Status != StatusApproved || !slices.Equal(r.Warnings, []string{"w", "note held to approved"}) {
 		t.Fatalf("approved run: %s %q", r.Status, r.Warnings)
 	}
+	if r.Held != nil {
+		t.Errorf("an approved run keeps its held plan (%d bytes)", len(r.Held))
+	}
 	n, err := s.DiscardHeldRuns(ctx, DefaultProfile, 0, "superseded")
 	if err != nil || n != 1 {
 		t.Fatalf("discard held: %d %v", n, err)
 	}
-	if r, _ := s.GetRun(ctx, h1); r.Status != StatusDiscarded || r.Warnings[len(r.Warnings)-1] != "superseded" {
-		t.Fatalf("discarded run: %s %q", r.Status, r.Warnings)
+	if r, _ := s.GetRun(ctx, h1); r.Status != StatusDiscarded || r.Warnings[len(r.Warnings)-1] != "superseded" || r.Held != nil {
+		t.Fatalf("discarded run: %s %q held plan %d bytes", r.Status, r.Warnings, len(r.Held))
 	}
 	if _, err := s.LatestHeldRun(ctx, DefaultProfile); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("no held run left: %v", err)
