@@ -15,6 +15,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -101,19 +102,10 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { st.Close() })
 	e.store = st
 	e.hook = newReceiver(t)
-	s := config.Defaults()
-	s.Directory.Okta.OrgURL = e.okta.URL
-	s.Directory.Okta.Token = config.Secret(e.okta.Token())
-	s.Bitwarden.Server = e.bw.URL
-	s.Bitwarden.ClientID = e.bw.ClientID()
-	s.Bitwarden.ClientSecret = config.Secret(e.bw.ClientSecret())
+	s := demo.Settings(e.okta, e.bw)
 	s.Alerts.WebhookURLs = config.Secret(e.hook.hookURL())
 	s.Guard = config.Guard{MaxRemovals: 1}
-	s.Normalize()
-	if err := s.Validate(true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+	if err := demo.Save(context.Background(), st, store.DefaultProfile, s); err != nil {
 		t.Fatal(err)
 	}
 	e.engine = dsync.New(st, "test")

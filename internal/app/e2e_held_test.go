@@ -11,7 +11,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/auth"
 	"github.com/dirsync/dirsync/internal/browsertest"
-	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -38,17 +38,8 @@ func TestBrowserHeldRunApproved(t *testing.T) {
 	if _, err := a.Store.CreateAdmin(ctx, user, hash); err != nil {
 		t.Fatal(err)
 	}
-	s := config.Defaults() // deletion guard: 50 members or 10%, so 10 of 100
-	s.Directory.Okta.OrgURL = okta.URL
-	s.Directory.Okta.Token = config.Secret(okta.Token())
-	s.Bitwarden.Server = bw.URL
-	s.Bitwarden.ClientID = bw.ClientID()
-	s.Bitwarden.ClientSecret = config.Secret(bw.ClientSecret())
-	s.Normalize()
-	if err := s.Validate(true); err != nil {
-		t.Fatalf("settings: %v", err)
-	}
-	if _, err := a.Store.SaveSettings(ctx, store.DefaultProfile, s); err != nil {
+	// Default deletion guard: 50 members or 10%, so 10 of 100.
+	if err := demo.Save(ctx, a.Store, store.DefaultProfile, demo.Settings(okta, bw)); err != nil {
 		t.Fatal(err)
 	}
 

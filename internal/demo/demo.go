@@ -58,20 +58,41 @@ func Start(ctx context.Context, st *store.Store, profileID int64) (*Fakes, error
 		s = config.Defaults()
 		s.Sync.IntervalMinutes = 60
 	}
-	s.Directory.Type = config.DirectoryTypeOkta
-	s.Directory.Okta.OrgURL = f.Okta.URL
-	s.Directory.Okta.Token = config.Secret(f.Okta.Token())
-	s.Bitwarden.Server = f.Bitwarden.URL
-	s.Bitwarden.ClientID = f.Bitwarden.ClientID()
-	s.Bitwarden.ClientSecret = config.Secret(f.Bitwarden.ClientSecret())
-	s.Normalize()
-	if err := s.Validate(true); err != nil {
+	Connect(&s, f.Okta, f.Bitwarden)
+	if err := Save(ctx, st, profileID, s); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("demo: settings: %w", err)
-	}
-	if _, err := st.SaveSettings(ctx, profileID, s); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("demo: save settings: %w", err)
+		return nil, err
 	}
 	return f, nil
+}
+
+// Settings returns the default settings pointed at a fake Okta and a fake
+// Bitwarden (for the demo and for tests).
+func Settings(okta *oktatest.Server, bw *bwtest.Server) config.Settings {
+	s := config.Defaults()
+	Connect(&s, okta, bw)
+	return s
+}
+
+// Connect points s's directory and organization at the fakes, keeping
+// the sync options.
+func Connect(s *config.Settings, okta *oktatest.Server, bw *bwtest.Server) {
+	s.Directory.Type = config.DirectoryTypeOkta
+	s.Directory.Okta.OrgURL = okta.URL
+	s.Directory.Okta.Token = config.Secret(okta.Token())
+	s.Bitwarden.Server = bw.URL
+	s.Bitwarden.ClientID = bw.ClientID()
+	s.Bitwarden.ClientSecret = config.Secret(bw.ClientSecret())
+}
+
+// Save normalizes, validates and saves settings.
+func Save(ctx context.Context, st *store.Store, profileID int64, s config.Settings) error {
+	s.Normalize()
+	if err := s.Validate(true); err != nil {
+		return fmt.Errorf("demo: settings: %w", err)
+	}
+	if _, err := st.SaveSettings(ctx, profileID, s); err != nil {
+		return fmt.Errorf("demo: save settings: %w", err)
+	}
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
-	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -70,14 +70,7 @@ func TestMetricsMoveAsRunsHappen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := config.Defaults()
-	s.Directory.Okta.OrgURL = okta.URL
-	s.Directory.Okta.Token = config.Secret(okta.Token())
-	s.Bitwarden.Server = bw.URL
-	s.Bitwarden.ClientID = bw.ClientID()
-	s.Bitwarden.ClientSecret = config.Secret(bw.ClientSecret())
-	s.Normalize()
-	if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+	if err := demo.Save(context.Background(), st, store.DefaultProfile, demo.Settings(okta, bw)); err != nil {
 		t.Fatal(err)
 	}
 	m := New()

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
-	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -33,14 +33,7 @@ func newEnv(t *testing.T, latency time.Duration, withSettings bool) *env {
 	t.Cleanup(func() { st.Close() })
 	e.st = st
 	if withSettings {
-		s := config.Defaults()
-		s.Directory.Okta.OrgURL = e.okta.URL
-		s.Directory.Okta.Token = config.Secret(e.okta.Token())
-		s.Bitwarden.Server = e.bw.URL
-		s.Bitwarden.ClientID = e.bw.ClientID()
-		s.Bitwarden.ClientSecret = config.Secret(e.bw.ClientSecret())
-		s.Normalize()
-		if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+		if err := demo.Save(context.Background(), st, store.DefaultProfile, demo.Settings(e.okta, e.bw)); err != nil {
 			t.Fatal(err)
 		}
 	}

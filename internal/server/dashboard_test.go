@@ -13,7 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
-	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/store"
@@ -62,19 +62,10 @@ func newDashEnv(t *testing.T, withSettings bool) *dashEnv {
 		cfg.Engine, cfg.Worker = d.engine, d.worker
 	})
 	if withSettings {
-		s := config.Defaults()
-		s.Directory.Okta.OrgURL = d.okta.URL
-		s.Directory.Okta.Token = config.Secret(d.okta.Token())
-		s.Bitwarden.Server = d.bw.URL
-		s.Bitwarden.ClientID = d.bw.ClientID()
-		s.Bitwarden.ClientSecret = config.Secret(d.bw.ClientSecret())
+		s := demo.Settings(d.okta, d.bw)
 		s.Sync.IntervalMinutes = 15
-		s.Normalize()
-		if err := s.Validate(true); err != nil {
-			t.Fatalf("settings: %v", err)
-		}
-		if _, err := d.st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
-			t.Fatalf("save settings: %v", err)
+		if err := demo.Save(context.Background(), d.st, store.DefaultProfile, s); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return d

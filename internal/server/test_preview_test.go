@@ -16,6 +16,7 @@ import (
 	"github.com/dirsync/dirsync/internal/bitwarden"
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
@@ -42,20 +43,11 @@ func newPreviewEnv(t *testing.T, org *oktatest.Org, mod func(*config.Settings)) 
 	p.okta.SetOrg(org)
 	p.bw = bwtest.New(bwtest.Options{})
 	t.Cleanup(p.bw.Close)
-	st := config.Defaults()
-	st.Directory.Okta.OrgURL = p.okta.URL
-	st.Directory.Okta.Token = config.Secret(p.okta.Token())
-	st.Bitwarden.Server = p.bw.URL
-	st.Bitwarden.ClientID = p.bw.ClientID()
-	st.Bitwarden.ClientSecret = config.Secret(p.bw.ClientSecret())
+	st := demo.Settings(p.okta, p.bw)
 	if mod != nil {
 		mod(&st)
 	}
-	st.Normalize()
-	if err := st.Validate(true); err != nil {
-		t.Fatalf("test settings: %v", err)
-	}
-	if _, err := p.st.SaveSettings(context.Background(), store.DefaultProfile, st); err != nil {
+	if err := demo.Save(context.Background(), p.st, store.DefaultProfile, st); err != nil {
 		t.Fatal(err)
 	}
 	// Built before any request, so no handler sees the change.

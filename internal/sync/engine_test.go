@@ -13,6 +13,7 @@ import (
 	"github.com/dirsync/dirsync/internal/bitwarden"
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
@@ -50,12 +51,7 @@ func newHarnessWith(t *testing.T, org *oktatest.Org, mod func(*config.Settings),
 	}
 	t.Cleanup(func() { st.Close() })
 	h.store = st
-	s := config.Defaults()
-	s.Directory.Okta.OrgURL = h.okta.URL
-	s.Directory.Okta.Token = config.Secret(h.okta.Token())
-	s.Bitwarden.Server = h.bw.URL
-	s.Bitwarden.ClientID = h.bw.ClientID()
-	s.Bitwarden.ClientSecret = config.Secret(h.bw.ClientSecret())
+	s := demo.Settings(h.okta, h.bw)
 	if mod != nil {
 		mod(&s)
 	}
@@ -75,11 +71,7 @@ func newHarnessWith(t *testing.T, org *oktatest.Org, mod func(*config.Settings),
 
 func (h *harness) save(s config.Settings) {
 	h.t.Helper()
-	s.Normalize()
-	if err := s.Validate(true); err != nil {
-		h.t.Fatalf("test settings invalid: %v", err)
-	}
-	if _, err := h.store.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+	if err := demo.Save(context.Background(), h.store, store.DefaultProfile, s); err != nil {
 		h.t.Fatal(err)
 	}
 }
