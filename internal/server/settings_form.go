@@ -51,6 +51,31 @@ func slotOf(name string) string {
 const maxFormBytes = 64 << 10
 
 // parseForm reads a urlencoded POST body of at most 64 KiB.
+// postedSettings is a Settings form read against the stored settings.
+type postedSettings struct {
+	stored   storedSettings
+	settings config.Settings
+	view     web.SettingsForm
+	errs     web.FormErrors
+}
+
+// readSettingsForm parses a POSTed Settings form and loads the stored
+// settings it completes (an empty secret keeps the stored one). When it
+// returns false it has already answered the request.
+func (s *Server) readSettingsForm(w http.ResponseWriter, r *http.Request) (postedSettings, bool) {
+	if err := parseForm(w, r); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return postedSettings{}, false
+	}
+	stored, err := s.loadSettings(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return postedSettings{}, false
+	}
+	st, view, errs := settingsFromForm(r.PostForm, stored.Settings)
+	return postedSettings{stored: stored, settings: st, view: view, errs: errs}, true
+}
+
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	return r.ParseForm()

@@ -12,21 +12,16 @@ import (
 // next to its field (422, nothing stored), or save, audit the names of
 // the changed fields and go back to the page.
 func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	f, ok := s.readSettingsForm(w, r)
+	if !ok {
 		return
 	}
-	stored, err := s.loadSettings(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
+	stored := f.stored
+	if len(f.errs) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, s.settingsPage(r, stored), web.SettingsPage(f.view))
 		return
 	}
-	st, view, errs := settingsFromForm(r.PostForm, stored.Settings)
-	if len(errs) > 0 {
-		s.render(w, r, http.StatusUnprocessableEntity, s.settingsPage(r, stored), web.SettingsPage(view))
-		return
-	}
-	change, err := s.settings.SaveSettings(r.Context(), store.DefaultProfile, st)
+	change, err := s.settings.SaveSettings(r.Context(), store.DefaultProfile, f.settings)
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -13,16 +13,11 @@ import (
 // go away while untouched fields are not flagged early. Without an
 // HX-Trigger-Name it answers every slot.
 func (s *Server) settingsValidate(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	f, ok := s.readSettingsForm(w, r)
+	if !ok {
 		return
 	}
-	stored, err := s.loadSettings(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	_, _, errs := settingsFromForm(r.PostForm, stored.Settings)
+	errs := f.errs
 	trigger := r.Header.Get("HX-Trigger-Name")
 	slot := slotOf(trigger)
 	var fields []string

@@ -57,19 +57,17 @@ func (s *Server) testRun(w http.ResponseWriter, r *http.Request) {
 	opts := dsync.Options{Trigger: dsync.TriggerTest, Mode: dsync.ModeTest}
 	var shown config.Settings // the settings whose filters the page names
 	if r.PostForm.Has(config.FieldDirectoryType) {
-		stored, err := s.loadSettings(r.Context())
-		if err != nil {
-			s.serverError(w, r, err)
+		f, ok := s.readSettingsForm(w, r)
+		if !ok {
 			return
 		}
-		st, view, errs := settingsFromForm(r.PostForm, stored.Settings)
-		if len(errs) > 0 {
+		if len(f.errs) > 0 {
 			s.flash(r, web.FlashError, "The test did not run: fix the fields marked below first.")
-			s.render(w, r, http.StatusUnprocessableEntity, s.settingsPage(r, stored), web.SettingsPage(view))
+			s.render(w, r, http.StatusUnprocessableEntity, s.settingsPage(r, f.stored), web.SettingsPage(f.view))
 			return
 		}
-		opts.Settings = &st
-		shown = st
+		opts.Settings = &f.settings
+		shown = f.settings
 	} else if stored, err := s.loadSettings(r.Context()); err == nil {
 		shown = stored.Settings
 	}
