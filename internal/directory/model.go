@@ -82,7 +82,8 @@ type Progress struct {
 }
 
 // MembershipCache supplies a group's member ids as last read, when the group's
-// lastMembershipUpdated equals the cached one.
+// lastMembershipUpdated equals the cached one. The returned slice is handed
+// over: the source keeps it in the snapshot and the cache must not change it.
 type MembershipCache interface {
 	CachedMembers(groupID string, lastMembershipUpdated time.Time) ([]string, bool)
 }

@@ -170,7 +170,6 @@ func sameOrigin(a, b *url.URL) bool {
 
 // run is the state of one Read.
 type run struct {
-	sem            chan struct{}
 	requests       atomic.Int64
 	retries        atomic.Int64
 	rateLimitWaits atomic.Int64
@@ -246,31 +245,14 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 	}
 }
 
-// acquire reserves a place in the bucket's budget, then a concurrency
-// slot. The bucket comes first so that a paused bucket does not hold a
-// slot that another bucket's request could use.
+// acquire reserves a place in the bucket's budget. Concurrency needs no
+// slot here: member reads come from Concurrency workers, and each list is
+// a cursor chain with one request at a time, so at most Concurrency + 3
+// requests are in flight and member reads never wait behind the long user
+// list.
 func (c *Client) acquire(ctx context.Context, r *run, bucket string) error {
-	if err := c.limits.acquire(ctx, r, bucket); err != nil {
-		return err
-	}
-	if !usesSlot(bucket) {
-		return nil
-	}
-	select {
-	case r.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		c.limits.release(r, bucket, 0, rateHeaders{})
-		return ctx.Err()
-	}
+	return c.limits.acquire(ctx, r, bucket)
 }
-
-// usesSlot reports whether a bucket's requests take a concurrency slot.
-// Only member reads do: the user, deprovisioned and group lists are
-// cursor chains, one request at a time each, so at most three of them run
-// beside the Concurrency member reads, and member reads never wait behind
-// the long user list.
-func usesSlot(bucket string) bool { return bucket == BucketMembers }
 
 // transportError marks failures below HTTP (connection, timeout, a body
 // cut short), which are retried.
@@ -313,9 +295,6 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 		if !released {
 			released = true
 			c.limits.release(r, bucket, st, rh)
-			if usesSlot(bucket) {
-				<-r.sem
-			}
 		}
 	}
 	defer release(0, rateHeaders{})

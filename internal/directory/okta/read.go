@@ -57,7 +57,7 @@ var _ directory.Source = (*Client)(nil)
 // only groups whose name the GroupFilter's set keeps are returned.
 func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directory.Snapshot, error) {
 	start := time.Now()
-	r := &run{sem: make(chan struct{}, c.cfg.Concurrency)}
+	r := &run{}
 	var progressMu sync.Mutex
 	progress := func(p directory.Progress) {
 		if opts.Progress == nil {
@@ -156,8 +156,12 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 					cached := false
 					if opts.Cache != nil {
 						if ids, ok := opts.Cache.CachedMembers(og.ID, og.LastMembershipUpdated); ok {
-							dg.MemberIDs = slices.Clone(ids)
-							slices.Sort(dg.MemberIDs)
+							// The cache hands its slice over (see
+							// directory.MembershipCache); it is kept sorted.
+							if !slices.IsSorted(ids) {
+								ids = slices.Sorted(slices.Values(ids))
+							}
+							dg.MemberIDs = ids
 							cached = true
 						}
 					}
