@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	gosync "sync"
@@ -479,7 +478,6 @@ func TestRunRecordsSettingsError(t *testing.T) {
 	if total != 1 || runs[0].Status != StatusFailed {
 		t.Errorf("runs %+v", runs)
 	}
-	_ = fmt.Sprint()
 }
 
 func TestRecentlyChangedGroupsAreReadAgain(t *testing.T) {
