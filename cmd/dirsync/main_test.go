@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
@@ -285,4 +290,85 @@ func TestTestShowsBitwardenChanges(t *testing.T) {
 	if !strings.Contains(out, "1 to remove") || !strings.Contains(out, "would remove "+strings.ToLower(c.okta.Org().Users[20].Email)) {
 		t.Errorf("test output does not name the removal:\n%s", out)
 	}
+}
+
+// TestServeFromTheCommandLine starts `dirsync serve` as an operator would:
+// the address from DIRSYNC_ADDR, the database from DIRSYNC_DB, JSON logs;
+// a cancelled context (SIGINT/SIGTERM in main) shuts it down cleanly.
+func TestServeFromTheCommandLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	db := filepath.Join(t.TempDir(), "env", "serve.db")
+	t.Setenv("DIRSYNC_ADDR", addr)
+	t.Setenv("DIRSYNC_DB", db)
+	t.Setenv("DIRSYNC_SECRET_KEY_FILE", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--log-format", "json"}, strings.NewReader(""), io.Discard, &stderr) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the console did not come up on %s: %v\n%s", addr, err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("DIRSYNC_DB was not used: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	var sawSetup, sawRequest bool
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		msg, _ := rec["msg"].(string)
+		sawSetup = sawSetup || strings.Contains(msg, "/setup?token=")
+		if msg == "request" && rec["request_id"] != nil && rec["path"] == "/healthz" {
+			sawRequest = true
+		}
+	}
+	if !sawSetup || !sawRequest {
+		t.Errorf("logs lack the set-up link (%v) or a request line with its id (%v):\n%s", sawSetup, sawRequest, stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
