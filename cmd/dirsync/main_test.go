@@ -310,7 +310,9 @@ func TestServeFromTheCommandLine(t *testing.T) {
 	defer cancel()
 	var stderr syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--log-format", "json"}, strings.NewReader(""), io.Discard, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--log-format", "json"}, strings.NewReader(""), io.Discard, &stderr)
+	}()
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
