@@ -106,16 +106,26 @@ func (w *Worker) Start(ctx context.Context) error {
 // Reload re-reads the interval from the settings and places the next run
 // after the last one; call it when settings change.
 func (w *Worker) Reload(ctx context.Context) {
-	var interval time.Duration
-	s, err := w.store.LoadSettings(ctx, w.profileID)
-	if err == nil {
+	interval, last := w.load(ctx)
+	w.mu.Lock()
+	w.placeLocked(interval, last)
+	w.mu.Unlock()
+	w.poke()
+}
+
+// load reads the interval and the start of the last run.
+func (w *Worker) load(ctx context.Context) (interval time.Duration, last time.Time) {
+	if s, err := w.store.LoadSettings(ctx, w.profileID); err == nil {
 		interval = time.Duration(s.Sync.IntervalMinutes) * w.Unit
 	}
-	var last time.Time
 	if r, err := w.store.LastRun(ctx, w.profileID); err == nil {
 		last = r.StartedAt
 	}
-	w.mu.Lock()
+	return interval, last
+}
+
+// placeLocked sets the interval and the next run; w.mu must be held.
+func (w *Worker) placeLocked(interval time.Duration, last time.Time) {
 	w.interval = interval
 	w.next = time.Time{}
 	if w.enabled && interval > 0 {
@@ -125,8 +135,6 @@ func (w *Worker) Reload(ctx context.Context) {
 			w.next = last.Add(interval)
 		}
 	}
-	w.mu.Unlock()
-	w.poke()
 }
 
 // Enable turns the schedule on (saved, so it survives restarts); the first
@@ -205,6 +213,9 @@ func (w *Worker) RunNow(trigger string, opts dsync.Options) error {
 		defer w.runs.Done()
 		defer cancel()
 		_, err := w.runner.Run(ctx, w.profileID, opts)
+		interval, last := w.load(context.Background())
+		// The run ends and the next one is placed in one step, so the
+		// status never shows a finished run with a stale next run.
 		w.mu.Lock()
 		w.running = false
 		w.runCancel = nil
@@ -212,8 +223,9 @@ func (w *Worker) RunNow(trigger string, opts dsync.Options) error {
 		if errors.Is(err, dsync.ErrLocked) {
 			w.lastError = "a sync started elsewhere (another process sharing the database) was already running"
 		}
+		w.placeLocked(interval, last)
 		w.mu.Unlock()
-		w.Reload(context.Background())
+		w.poke()
 	}()
 	return nil
 }

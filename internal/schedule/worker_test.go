@@ -128,9 +128,10 @@ func TestEnabledStateSurvivesRestart(t *testing.T) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The worker places the next run once the finished run is recorded.
 	waitFor(t, "the first run after a restart", func() bool {
 		runs := e.runs(t)
-		return len(runs) == 1 && runs[0].Status == dsync.StatusSuccess
+		return len(runs) == 1 && runs[0].Status == dsync.StatusSuccess && !w.Status().Running
 	})
 	st := w.Status()
 	if !st.Enabled || st.NextRun.Sub(e.runs(t)[0].StartedAt) != 5*time.Hour {
