@@ -3,6 +3,7 @@ package oktatest
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -15,11 +16,23 @@ type predicate[T any] func(T) bool
 
 type attrKind int
 
+// Okta compares filter values case-sensitively: "Filtering is
+// case-sensitive for attribute names and query values, while attribute
+// operators are case-insensitive" (the listUsers `filter` parameter of
+// okta/okta-management-openapi-spec, mirrored in okta/okta-sdk-python
+// docs/UserApi.md). So `profile.email eq "Ann@x.com"` does not match
+// ann@x.com: a filter that passes our Test must match in Okta too.
 const (
-	kindString attrKind = iota // eq only
-	kindFold                   // eq only, case-insensitive
+	kindString attrKind = iota // eq only, case-sensitive
 	kindTime                   // gt, ge, lt, le (and eq)
 )
+
+// oktaDate is the timestamp literal Okta's filters take: ISO 8601 with
+// milliseconds, `yyyy-MM-dd'T'HH:mm:ss.SSSZ` (the group filter table of the
+// same spec; every example is like "2013-06-01T00:00:00.000Z"). A literal
+// without the milliseconds is refused with E0000031 by Okta, so the fake
+// refuses it too.
+var oktaDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$`)
 
 type attr[T any] struct {
 	kind attrKind
@@ -30,10 +43,10 @@ type attr[T any] struct {
 var userAttrs = map[string]attr[*User]{
 	"status":            {kind: kindString, str: func(u *User) string { return u.Status }},
 	"id":                {kind: kindString, str: func(u *User) string { return u.ID }},
-	"profile.login":     {kind: kindFold, str: func(u *User) string { return u.Login }},
-	"profile.email":     {kind: kindFold, str: func(u *User) string { return u.Email }},
-	"profile.firstName": {kind: kindFold, str: func(u *User) string { return u.FirstName }},
-	"profile.lastName":  {kind: kindFold, str: func(u *User) string { return u.LastName }},
+	"profile.login":     {kind: kindString, str: func(u *User) string { return u.Login }},
+	"profile.email":     {kind: kindString, str: func(u *User) string { return u.Email }},
+	"profile.firstName": {kind: kindString, str: func(u *User) string { return u.FirstName }},
+	"profile.lastName":  {kind: kindString, str: func(u *User) string { return u.LastName }},
 	"lastUpdated":       {kind: kindTime, time: func(u *User) time.Time { return u.LastUpdated }},
 }
 
@@ -188,16 +201,16 @@ func (p *filterParser[T]) factor() (predicate[T], error) {
 	}
 	opName := strings.ToLower(op.text)
 	switch a.kind {
-	case kindString, kindFold:
+	case kindString:
 		if opName != "eq" {
 			return nil, fmt.Errorf("%w: %s supports eq only", errBadFilter, name.text)
 		}
 		want, get := val.text, a.str
-		if a.kind == kindFold {
-			return func(v T) bool { return strings.EqualFold(get(v), want) }, nil
-		}
 		return func(v T) bool { return get(v) == want }, nil
 	default:
+		if !oktaDate.MatchString(val.text) {
+			return nil, fmt.Errorf("%w: %q is not a timestamp like \"2013-06-01T00:00:00.000Z\" (milliseconds required)", errBadFilter, val.text)
+		}
 		t, err := time.Parse(time.RFC3339Nano, val.text)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q is not a timestamp", errBadFilter, val.text)

@@ -192,7 +192,11 @@ func TestFilterGrammar(t *testing.T) {
 		{"users", `status eq "SUSPENDED"`, 3},
 		{"users", `status eq "DEPROVISIONED" or status eq "SUSPENDED"`, 5},
 		{"users", `id eq "` + u5.ID + `"`, 1},
-		{"users", `profile.email eq "` + strings.ToUpper(u5.Email) + `"`, 1},
+		{"users", `profile.email eq "` + u5.Email + `"`, 1},
+		// Okta compares values case-sensitively.
+		{"users", `profile.email eq "` + strings.ToUpper(u5.Email) + `"`, 0},
+		{"users", `status eq "suspended"`, 0},
+		{"users", `profile.firstName eq "first1"`, 0},
 		{"users", `profile.login eq "` + u5.Login + `" and status eq "NOPE"`, 0},
 		{"users", `(status eq "SUSPENDED") and lastUpdated gt "2000-01-01T00:00:00.000Z"`, 3},
 		{"users", `lastUpdated lt "2000-01-01T00:00:00.000Z"`, 0},
@@ -202,8 +206,13 @@ func TestFilterGrammar(t *testing.T) {
 		{"users", `status eq ACTIVE`, -1},
 		{"users", `status eq "ACTIVE" and`, -1},
 		{"users", `lastUpdated gt "yesterday"`, -1},
+		// Date literals need the milliseconds.
+		{"users", `lastUpdated gt "2000-01-01T00:00:00Z"`, -1},
+		{"users", `lastUpdated gt "2000-01-01"`, -1},
+		{"users", `lastUpdated gt "2000-01-01T00:00:00.000+01:00"`, 20}, // every status, DEPROVISIONED too
 		{"groups", `type eq "APP_GROUP"`, 2},
-		{"groups", `lastMembershipUpdated ge "2000-01-01T00:00:00Z"`, 10},
+		{"groups", `lastMembershipUpdated ge "2000-01-01T00:00:00.000Z"`, 10},
+		{"groups", `lastMembershipUpdated ge "2000-01-01T00:00:00Z"`, -1},
 		{"groups", `profile.name eq "Group 0001"`, -1},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
