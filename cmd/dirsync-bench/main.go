@@ -6,6 +6,7 @@
 //
 //	go build -o bin/dirsync ./cmd/dirsync
 //	go run ./cmd/dirsync-bench -dirsync bin/dirsync -sizes 10k,100k
+//	go run ./cmd/dirsync-bench -dirsync bin/dirsync -logins 200
 package main
 
 import (
@@ -47,9 +48,14 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "fake Okta latency per request")
 	concurrency := flag.Int("concurrency", 4, "okta.concurrency")
 	verbose = flag.Bool("v", false, "print the plan and push times of each run")
+	logins := flag.Int("logins", 0, "instead of syncs: start `dirsync serve` and measure its peak RSS under this many parallel logins")
 	flag.Parse()
 	if _, err := os.Stat(*bin); err != nil {
 		fail("the dirsync binary: %v (build it with `go build -o bin/dirsync ./cmd/dirsync`)", err)
+	}
+	if *logins > 0 {
+		measureLogins(*bin, *logins)
+		return
 	}
 	fmt.Printf("fake Okta latency %v per request, okta.concurrency %d\n\n", *latency, *concurrency)
 	fmt.Println("requests: Okta requests sent; bound: the issue's lower bound (it does not count the request that finds no")

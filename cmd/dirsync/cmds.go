@@ -89,14 +89,8 @@ func (e *env) cmdConfigImport(args []string) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if keep.Token {
-			s.Directory.Okta.Token = saved.Directory.Okta.Token
-		}
-		if keep.ClientSecret {
-			s.Bitwarden.ClientSecret = saved.Bitwarden.ClientSecret
-		}
-		if keep.Webhooks {
-			s.Alerts.WebhookURLs = saved.Alerts.WebhookURLs
+		if fe := config.CarrySecrets(saved, &s, keep.Has); fe != nil {
+			return &exitError{code: exitBadConf, err: fmt.Errorf("%w\nnothing was saved", fe)}
 		}
 	}
 	if err := s.Validate(true); err != nil {

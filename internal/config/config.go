@@ -471,6 +471,20 @@ func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) 
 // Kept says which secrets a settings file left to the stored profile.
 type Kept struct{ Token, ClientSecret, Webhooks bool }
 
+// Has reports whether the secret at path was left to the stored profile
+// (the keep function of CarrySecrets).
+func (k Kept) Has(path string) bool {
+	switch path {
+	case FieldOktaToken:
+		return k.Token
+	case FieldBWClientSecret:
+		return k.ClientSecret
+	case FieldWebhooks:
+		return k.Webhooks
+	}
+	return false
+}
+
 // ParseFileKeep is ParseFile reporting every kept secret.
 func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	dec := json.NewDecoder(r)

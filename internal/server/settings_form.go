@@ -127,15 +127,17 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	on := func(k string) bool { return form.Get(k) != "" }
 
 	st := stored
+	// Secrets start empty: a typed one is taken as is, an empty one is
+	// carried over from the stored settings below, by CarrySecrets, only if
+	// it would still go to the same place.
+	for _, f := range config.SecretFields {
+		*f.Get(&st) = ""
+	}
 	st.Directory.Type = get(config.FieldDirectoryType)
 	st.Directory.Okta.OrgURL = get(config.FieldOktaOrgURL)
-	if tok := get(config.FieldOktaToken); tok != "" {
-		st.Directory.Okta.Token = config.Secret(tok)
-	}
+	st.Directory.Okta.Token = config.Secret(get(config.FieldOktaToken))
 	st.Bitwarden.ClientID = get(config.FieldBWClientID)
-	if sec := get(config.FieldBWClientSecret); sec != "" {
-		st.Bitwarden.ClientSecret = config.Secret(sec)
-	}
+	st.Bitwarden.ClientSecret = config.Secret(get(config.FieldBWClientSecret))
 	choice, selfURL := get(config.FieldBWServer), get(formBWURL)
 	switch choice {
 	case web.ServerChoiceUS, web.ServerChoiceEU:
@@ -207,14 +209,16 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		st.Guard.MaxRemovalPercent = x
 	}
 	hooks := form.Get(config.FieldWebhooks) // multi-line: trimmed by Normalize
-	switch {
-	case strings.TrimSpace(hooks) != "":
+	if strings.TrimSpace(hooks) != "" {
 		st.Alerts.WebhookURLs = config.Secret(hooks)
-	case on(formClearWebhooks):
-		st.Alerts.WebhookURLs = ""
 	}
 
 	st.Normalize()
+	for k, v := range config.CarrySecrets(stored, &st, func(path string) bool {
+		return path != config.FieldWebhooks || !on(formClearWebhooks)
+	}) {
+		errs[k] = v
+	}
 	if err := st.Validate(true); err != nil {
 		if fe, ok := err.(config.FieldErrors); ok {
 			for k, v := range fe {

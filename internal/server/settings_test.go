@@ -300,7 +300,7 @@ func TestSettingsSecretsWriteOnly(t *testing.T) {
 		t.Fatalf("secrets not kept: token %v secret %v interval %d", got.Directory.Okta.Token.Reveal() == testToken, got.Bitwarden.ClientSecret.Reveal() == testSecret, got.Sync.IntervalMinutes)
 	}
 	// With a stored secret, an error elsewhere does not ask for it again.
-	r = e.post(c, "/settings", with(validForm(), "okta.token", "", "okta.orgUrl", "nope"))
+	r = e.post(c, "/settings", with(validForm(), "okta.token", "", "sync.intervalMinutes", "nope"))
 	d = r.doc(t)
 	if testid(d, "status-okta.token").Text() != "set" || testid(d, "error-okta.token").Text() != "" {
 		t.Fatal("stored token not reported as set")

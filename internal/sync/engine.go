@@ -166,7 +166,9 @@ type Options struct {
 	Trigger string
 	Mode    Mode
 	// Settings, when set, replaces the saved settings (a preview of unsaved
-	// form values). Secrets left empty are taken from the saved settings.
+	// form values). Secrets left empty are taken from the saved settings
+	// when they would go to the same host (config.CarrySecrets); otherwise
+	// the run fails naming the secret to enter again.
 	Settings *config.Settings
 	// Progress receives this run's events (besides the engine's subscribers).
 	Progress func(Event)
@@ -537,13 +539,12 @@ func (e *Engine) settings(ctx context.Context, profileID int64, override *config
 		return saved, nil
 	}
 	s := *override
-	if !s.Directory.Okta.Token.IsSet() {
-		s.Directory.Okta.Token = saved.Directory.Okta.Token
-	}
-	if !s.Bitwarden.ClientSecret.IsSet() {
-		s.Bitwarden.ClientSecret = saved.Bitwarden.ClientSecret
-	}
 	s.Normalize()
+	// A saved secret fills an empty one only while it would go to the host
+	// it was saved for.
+	if fe := config.CarrySecrets(saved, &s, func(string) bool { return true }); fe != nil {
+		return config.Settings{}, fe
+	}
 	if verr := s.Validate(true); verr != nil {
 		return config.Settings{}, verr
 	}
