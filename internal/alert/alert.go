@@ -33,6 +33,9 @@ const (
 	EventTest      = "test"
 )
 
+// errRedirect says a webhook answered with a redirect.
+var errRedirect = errors.New("the webhook answered with a redirect")
+
 // Alert states kept in the store.
 const (
 	stateOK     = "ok"
@@ -270,9 +273,16 @@ func (n *Notifier) post(ctx context.Context, raw string, body []byte) Delivery {
 		return d
 	}
 	d.Host = u.Host
-	client := n.Client
-	if client == nil {
-		client = &http.Client{}
+	client := &http.Client{}
+	if n.Client != nil {
+		cp := *n.Client
+		client = &cp
+	}
+	// Follow no redirect: a webhook URL is a credential, a redirect could
+	// re-post the alert elsewhere (https→http too), and the followed
+	// request would carry the webhook URL in its Referer.
+	client.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("%w to %s, which dirsync does not follow: use the address it redirects to", errRedirect, req.URL.Host)
 	}
 	timeout, tries, backoff := n.Timeout, n.Tries, n.Backoff
 	if timeout <= 0 {
@@ -326,6 +336,9 @@ func (n *Notifier) attempt(ctx context.Context, u *url.URL, body []byte, timeout
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // drop the URL
+		}
+		if errors.Is(err, errRedirect) {
+			return 0, false, err
 		}
 		if ctx.Err() != nil {
 			return 0, true, fmt.Errorf("no answer within %s", timeout)

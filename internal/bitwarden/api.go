@@ -229,9 +229,7 @@ func (c *Client) do(ctx context.Context, method, route, rawURL string, body []by
 			continue
 		}
 		if status < 200 || status > 299 {
-			e := newAPIError(method, route, status, respBody)
-			e.Body = c.redact(e.Body)
-			return nil, e
+			return nil, c.scrub(newAPIError(method, route, status, respBody))
 		}
 		return respBody, nil
 	}
@@ -279,9 +277,7 @@ func (c *Client) getOnce(ctx context.Context, route, rawURL, tok string, mayRetr
 		if resp.StatusCode == http.StatusUnauthorized && mayRetry {
 			return true, nil
 		}
-		e := newAPIError(http.MethodGet, route, resp.StatusCode, body)
-		e.Body = c.redact(e.Body)
-		return false, e
+		return false, c.scrub(newAPIError(http.MethodGet, route, resp.StatusCode, body))
 	}
 	err = decode(io.LimitReader(resp.Body, maxListBody))
 	c.observe(http.MethodGet, route, resp.StatusCode, start, err)

@@ -75,7 +75,15 @@ type Config struct {
 	Timeout time.Duration
 	// Observer, if set, is called after every HTTP exchange (token included).
 	Observer func(RequestEvent)
+	// Redact lists other configured secrets (besides ClientSecret) that
+	// must never appear in an error text.
+	Redact []string
 }
+
+// ErrRedirect is returned (wrapped) when a Bitwarden server answers with
+// a redirect: the client follows none, since a 307/308 would re-send the
+// client secret or the access token to wherever it points.
+var ErrRedirect = errors.New("the Bitwarden server answered with a redirect, which dirsync does not follow with credentials")
 
 // Device values sent with token requests. Bitwarden's DeviceType enum has
 // no "directory connector" member; 22 ("Server") is the one meant for a
@@ -98,6 +106,7 @@ type Client struct {
 	endpoints  Endpoints
 	clientID   string
 	secret     string
+	redactList []string
 	deviceID   string
 	userAgent  string
 	timeout    time.Duration
@@ -127,14 +136,15 @@ func New(cfg Config) (*Client, error) {
 		hc = &http.Client{}
 	}
 	c := &Client{
-		endpoints: ep,
-		clientID:  strings.TrimSpace(cfg.ClientID),
-		secret:    cfg.ClientSecret,
-		deviceID:  cfg.DeviceIdentifier,
-		userAgent: cfg.UserAgent,
-		timeout:   cfg.Timeout,
-		observer:  cfg.Observer,
-		now:       time.Now,
+		endpoints:  ep,
+		clientID:   strings.TrimSpace(cfg.ClientID),
+		secret:     cfg.ClientSecret,
+		redactList: append([]string{cfg.ClientSecret}, cfg.Redact...),
+		deviceID:   cfg.DeviceIdentifier,
+		userAgent:  cfg.UserAgent,
+		timeout:    cfg.Timeout,
+		observer:   cfg.Observer,
+		now:        time.Now,
 	}
 	if c.deviceID == "" {
 		c.deviceID = DeviceIdentifierFor(c.clientID)
@@ -154,6 +164,13 @@ func New(cfg Config) (*Client, error) {
 		base = t
 	}
 	cp.Transport = &uaTransport{base: base, ua: c.userAgent}
+	// Follow no redirect: the token request carries the client secret in
+	// its body and every API request the access token, and Go re-sends
+	// both on a 307/308 (to another host, and https→http, too).
+	cp.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("%w (to %s://%s%s); set bitwarden.server to the address it redirects to",
+			ErrRedirect, req.URL.Scheme, req.URL.Host, req.URL.Path)
+	}
 	c.httpClient = &cp
 	return c, nil
 }

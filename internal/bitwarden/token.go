@@ -114,7 +114,7 @@ func (c *Client) tokenError(err error) error {
 			status = re.Response.Status
 		}
 		if re.ErrorCode != "" {
-			msg := fmt.Sprintf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, re.ErrorCode)
+			msg := fmt.Sprintf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, c.redact(re.ErrorCode))
 			if re.ErrorDescription != "" {
 				msg += " (" + c.redact(re.ErrorDescription) + ")"
 			}
@@ -130,8 +130,28 @@ func (c *Client) tokenError(err error) error {
 // redact removes the secret from text that came from elsewhere (an answer
 // body), in case a proxy echoes the request.
 func (c *Client) redact(s string) string {
-	if c.secret != "" {
-		s = strings.ReplaceAll(s, c.secret, "[REDACTED]")
+	for _, sec := range c.redactList {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		}
 	}
 	return s
+}
+
+// scrub redacts every text of an API error that came from the server.
+func (c *Client) scrub(e *APIError) *APIError {
+	e.Body = c.redact(e.Body)
+	e.Message = c.redact(e.Message)
+	if len(e.Errors) > 0 {
+		errs := make(map[string][]string, len(e.Errors))
+		for k, vs := range e.Errors {
+			out := make([]string, len(vs))
+			for i, v := range vs {
+				out[i] = c.redact(v)
+			}
+			errs[c.redact(k)] = out
+		}
+		e.Errors = errs
+	}
+	return e
 }

@@ -138,6 +138,7 @@ func New(st Store, version string) *Engine {
 			Concurrency:    s.Directory.Okta.Concurrency,
 			RateLimitShare: s.Directory.Okta.RateLimitShare,
 			UserAgent:      "dirsync/" + e.Version,
+			Redact:         s.SecretValues(),
 			Logger:         e.Logger,
 			Observer:       e.OktaObserver,
 		})
@@ -149,6 +150,7 @@ func New(st Store, version string) *Engine {
 			ClientSecret: s.Bitwarden.ClientSecret.Reveal(),
 			UserAgent:    "dirsync/" + e.Version,
 			Observer:     e.BitwardenObserver,
+			Redact:       s.SecretValues(),
 		})
 	}
 	return e

@@ -70,6 +70,9 @@ type Config struct {
 	BackoffBase time.Duration
 	// UserAgent defaults to "dirsync/dev".
 	UserAgent string
+	// Redact lists other configured secrets (besides Token) that must
+	// never appear in an error text, however Okta or a proxy echoes them.
+	Redact []string
 	// Logger is optional; it never receives the token.
 	Logger *slog.Logger
 	// Observer, when set, is called after every HTTP attempt (for metrics).
@@ -403,16 +406,33 @@ func (c *Client) apiError(resp *http.Response, u *url.URL) *APIError {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 	var eb errorBody
 	if err := json.Unmarshal(raw, &eb); err == nil && (eb.ErrorCode != "" || eb.ErrorSummary != "") {
-		e.Code, e.Summary, e.ErrorID = eb.ErrorCode, eb.ErrorSummary, eb.ErrorID
+		// Everything Okta sends back is scrubbed of every configured secret
+		// here, at the source: an errorSummary may quote the request's
+		// Authorization header, and from here the text reaches logs, the
+		// run record, pages and alerts.
+		e.Code, e.Summary, e.ErrorID = c.scrub(eb.ErrorCode), c.scrub(eb.ErrorSummary), c.scrub(eb.ErrorID)
 		for _, cause := range eb.ErrorCauses {
 			if cause.ErrorSummary != "" {
-				e.Causes = append(e.Causes, cause.ErrorSummary)
+				e.Causes = append(e.Causes, c.scrub(cause.ErrorSummary))
 			}
 		}
+		e.Filter = c.scrub(e.Filter)
 		return e
 	}
-	e.Body = snippet(raw, c.cfg.Token)
+	e.Body = snippet([]byte(c.scrub(string(raw))), c.cfg.Token)
+	e.Filter = c.scrub(e.Filter)
 	return e
+}
+
+// scrub replaces the token and every other configured secret in text
+// with [REDACTED].
+func (c *Client) scrub(text string) string {
+	for _, sec := range append([]string{c.cfg.Token}, c.cfg.Redact...) {
+		if len(sec) >= 4 {
+			text = strings.ReplaceAll(text, sec, "[REDACTED]")
+		}
+	}
+	return text
 }
 
 // listAll reads every page from first, handing each to onPage.
