@@ -50,6 +50,8 @@ type Config struct {
 	// Token is the SSWS API token. It is only ever put in the
 	// Authorization header of requests to OrgURL's scheme and host.
 	Token string
+	// OAuth, instead of Token, is an OAuth 2.0 service app (oauth.go).
+	OAuth *OAuth
 	// HTTPClient is optional. Its redirect policy is replaced by one that
 	// refuses to leave the org's scheme and host.
 	HTTPClient *http.Client
@@ -105,6 +107,7 @@ type Client struct {
 	http    *http.Client
 	log     *slog.Logger
 	limits  *limiter
+	auth    authenticator
 }
 
 // New checks cfg, applies defaults and returns a client.
@@ -114,8 +117,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("okta: org URL %q is not an absolute http(s) URL", cfg.OrgURL)
 	}
-	if cfg.Token == "" {
-		return nil, errors.New("okta: the API token is required")
+	switch {
+	case cfg.Token != "" && cfg.OAuth != nil:
+		return nil, errors.New("okta: give either an API token or an OAuth service app, not both")
+	case cfg.Token == "" && cfg.OAuth == nil:
+		return nil, errors.New("okta: the API token (or an OAuth service app) is required")
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
@@ -161,9 +167,18 @@ func New(cfg Config) (*Client, error) {
 		}
 		return nil
 	}
+	var auth authenticator = sswsAuth{token: cfg.Token}
+	if cfg.OAuth != nil {
+		o := *cfg.OAuth
+		a, err := newOAuthAuth(cfg.OrgURL, &o)
+		if err != nil {
+			return nil, err
+		}
+		auth = a
+	}
 	return &Client{
 		cfg: cfg, base: cfg.OrgURL, baseURL: u, http: &hc, log: log,
-		limits: newLimiter(cfg.RateLimitShare, cfg.Now),
+		limits: newLimiter(cfg.RateLimitShare, cfg.Now), auth: auth,
 	}, nil
 }
 
@@ -207,7 +222,7 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 		return nil, "", fmt.Errorf("okta: bad page URL: %w", err)
 	}
 	path := reqURL.Path
-	failures, limited := 0, 0
+	failures, limited, nonces, remints := 0, 0, 0, 0
 	for {
 		if err := c.acquire(ctx, r, bucket); err != nil {
 			return nil, "", err
@@ -218,6 +233,19 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 		}
 		if ctx.Err() != nil {
 			return nil, "", ctx.Err()
+		}
+		var ar *authRetryError
+		if errors.As(err, &ar) {
+			// A new DPoP nonce or an expired token: send it again at once.
+			n, limit := &nonces, maxAPINonceRetries
+			if ar.kind == retryToken {
+				n, limit = &remints, maxRemints
+			}
+			if *n >= limit {
+				return nil, "", ar.err
+			}
+			*n++
+			continue
 		}
 		switch {
 		case status == http.StatusTooManyRequests:
@@ -278,7 +306,10 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("okta: GET %s: %w", path, err)
 	}
-	req.Header.Set("Authorization", "SSWS "+c.cfg.Token)
+	if err := c.auth.authorize(reqCtx, c, req); err != nil {
+		c.limits.release(r, bucket, 0, rateHeaders{})
+		return nil, "", 0, err
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	start := time.Now()
@@ -308,6 +339,7 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 		return nil, "", 0, &transportError{err: describeTransport(err, reqCtx, c.cfg.RequestTimeout)}
 	}
 	defer resp.Body.Close()
+	reauth := c.auth.answered(req, resp)
 	rh := readRateHeaders(resp.Header, c.cfg.Now())
 	ev.RateLimitLimit, ev.RateLimitRemaining = rh.limit, rh.remaining
 	if resp.StatusCode != http.StatusOK {
@@ -319,6 +351,9 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 		apiErr := c.apiError(resp, u)
 		if resp.StatusCode >= 500 {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		}
+		if reauth != noRetry {
+			return nil, "", resp.StatusCode, &authRetryError{kind: reauth, err: apiErr}
 		}
 		return nil, "", resp.StatusCode, apiErr
 	}
@@ -402,7 +437,8 @@ type errorBody struct {
 }
 
 func (c *Client) apiError(resp *http.Response, u *url.URL) *APIError {
-	e := &APIError{Method: http.MethodGet, Path: u.Path, Status: resp.StatusCode, Filter: u.Query().Get("filter")}
+	e := &APIError{Method: http.MethodGet, Path: u.Path, Status: resp.StatusCode, Filter: u.Query().Get("filter"),
+		OAuth: c.auth.oauth(), Challenge: challengeError(resp.Header)}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 	var eb errorBody
 	if err := json.Unmarshal(raw, &eb); err == nil && (eb.ErrorCode != "" || eb.ErrorSummary != "") {

@@ -36,6 +36,12 @@ type APIError struct {
 	// Filter is the filter= expression the request sent, if any; it is
 	// named in the hint for a refused filter (E0000031).
 	Filter string
+	// OAuth is true when the request carried a service app's token (the
+	// advice for 401 and 403 differs from an API token's).
+	OAuth bool
+	// Challenge is the error of the answer's WWW-Authenticate challenge,
+	// such as "invalid_dpop_proof" or "invalid_token" ("" if none).
+	Challenge string
 }
 
 // Error reads like "okta: GET /api/v1/users: 401 E0000011 Invalid token
@@ -61,6 +67,9 @@ func (e *APIError) Error() string {
 			fmt.Fprintf(&b, " (not an Okta answer: %q)", e.Body)
 		}
 	}
+	if e.Challenge != "" && e.Challenge != e.Code {
+		b.WriteString(" (" + e.Challenge + ")")
+	}
 	if e.ErrorID != "" {
 		b.WriteString(" [errorId " + e.ErrorID + "]")
 	}
@@ -74,6 +83,14 @@ func (e *APIError) Error() string {
 // specific advice.
 func (e *APIError) Hint() string {
 	switch {
+	case e.OAuth && (e.Challenge == "invalid_dpop_proof" || e.Code == "invalid_dpop_proof"):
+		return "Okta refused dirsync's DPoP proof for this request: check that this machine's clock is right (proofs are dated)"
+	case e.OAuth && e.Challenge == "use_dpop_nonce":
+		return "Okta kept asking for a new DPoP nonce; try again"
+	case e.OAuth && e.Status == http.StatusUnauthorized:
+		return "Okta did not accept the service app's access token, even a newly minted one; check that the app is active and still has the okta.users.read and okta.groups.read scopes granted"
+	case e.OAuth && e.Status == http.StatusForbidden:
+		return "the service app has no admin role that may read users and groups: in Okta open Applications → the app → Admin roles and assign it the Read-only Administrator role (or a custom role with users and groups read permissions)"
 	case e.Status == http.StatusUnauthorized:
 		return "the API token is invalid, expired or revoked; create a new one in Okta (Security → API → Tokens)"
 	case e.Status == http.StatusForbidden:

@@ -83,6 +83,9 @@ type Server struct {
 	buckets           map[string]*rateBucket
 	failures          []*failRule
 	failGroups        map[string]int
+	// oauth is the service app and token state (oauth.go), nil until
+	// SetOAuthApp.
+	oauth *oauthState
 }
 
 type rateBucket struct {
@@ -276,6 +279,8 @@ func bucketOf(path string) string {
 		return BucketUsers
 	case path == "/api/v1/groups":
 		return BucketGroups
+	case path == TokenPath:
+		return BucketToken
 	case strings.HasPrefix(path, "/api/v1/groups/") && strings.HasSuffix(path, "/users") &&
 		strings.Count(path, "/") == 5:
 		return BucketMembers
@@ -299,7 +304,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
 	s.lastHeader = r.Header.Clone()
 	s.lastHeader.Del("Authorization")
-	authorized := r.Header.Get("Authorization") == "SSWS "+s.token && s.token != ""
+	auth := authOK // the token endpoint authenticates the client itself
+	if bucket != BucketToken {
+		auth = s.authorizeLocked(r, now)
+	}
+	authorized := auth.ok
 	limited, limit, remaining, reset := s.rateLocked(bucket, now)
 	var fail *failRule
 	if authorized && !limited {
@@ -327,12 +336,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Rate-Limit-Limit", strconv.Itoa(limit))
 	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	s.mu.Lock()
+	if s.oauth != nil && s.oauth.app.APINonce {
+		s.nonceHeaderLocked(h)
+	}
+	s.mu.Unlock()
 	switch {
 	case limited:
 		s.writeError(w, http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
 		return
 	case !authorized:
-		s.writeError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+		s.writeAuthError(w, auth)
 		return
 	case fail != nil:
 		if fail.contentType != "" {
@@ -342,6 +356,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.writeStatusError(w, fail.status)
+		return
+	case bucket == BucketToken:
+		s.serveToken(w, r, now)
 		return
 	case r.Method != http.MethodGet:
 		s.writeError(w, http.StatusMethodNotAllowed, "E0000022", "The endpoint does not support the provided HTTP method")
