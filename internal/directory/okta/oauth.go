@@ -426,13 +426,13 @@ func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
 		if status == http.StatusTooManyRequests || status >= 500 {
 			return &transportError{err: fmt.Errorf("okta: POST %s: %d %s", TokenPath, status, http.StatusText(status))}
 		}
-		te := &TokenError{Status: status, Code: ans.Error, Description: ans.ErrorDescription,
+		te := &TokenError{Status: status, Code: ans.Error, Description: c.scrub(ans.ErrorDescription),
 			ClientID: a.clientID, KeyID: a.keyID, Scopes: a.scopes}
 		if te.Code == "" {
 			if status == http.StatusOK {
 				te.Description = "the answer has no access_token"
 			} else {
-				te.Body = snippet(raw, "")
+				te.Body = snippet([]byte(c.scrub(string(raw))), "")
 			}
 		}
 		return te
