@@ -41,6 +41,23 @@ type Snapshot struct {
 	Users  []User    `json:"users"`
 	Groups []Group   `json:"groups"`
 	Stats  ReadStats `json:"stats"`
+	// Shortfalls are groups whose member list stayed shorter than the
+	// member count the directory reports for them, even when read again.
+	// The engine holds a run with any: the read may be missing members.
+	Shortfalls []Shortfall `json:"shortfalls,omitempty"`
+	// Warnings are doubts about the read that do not stop it (a member
+	// list longer than its group's count).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Shortfall is one group whose member list came back short.
+type Shortfall struct {
+	GroupID string `json:"groupId"`
+	Name    string `json:"name"`
+	// Read is how many members the list returned; Reported is the count
+	// the directory reports for the group.
+	Read     int `json:"read"`
+	Reported int `json:"reported"`
 }
 
 // ReadStats describes the cost of a read, for history and benchmarks.

@@ -110,3 +110,47 @@ func BenchmarkReadOrg100k(b *testing.B) {
 	benchRead(b, oktatest.Spec{Users: 100000, Deprovisioned: 2000, Suspended: 1000, Groups: 2000, MembersPerGroup: 250, Seed: 2},
 		oktatest.Options{Latency: 2 * time.Millisecond, RateLimit: 1 << 20}, nil)
 }
+
+// BenchmarkRead429 is issue 8's figure: the 10,000-user org (as in
+// BenchmarkReadOrg10k) read once without 429s and once with one 429 every
+// 50 requests, each with a one-second reset, among answers that announce a
+// one-minute window. The second read should take at most 1.5× the first
+// plus the resets themselves (ratio ≤ 1.5); a client that waited for the
+// window's end would take minutes.
+func BenchmarkRead429(b *testing.B) {
+	spec := oktatest.Spec{Users: 10000, Deprovisioned: 300, Suspended: 200, Groups: 200, MembersPerGroup: 100, Seed: 1}
+	org := oktatest.Generate(spec)
+	srv := newFake(b, oktatest.Options{Latency: 20 * time.Millisecond, RateLimit: 1 << 20}, org)
+	c := newClient(b, srv.URL, nil)
+	read := func() (time.Duration, *directory.Snapshot) {
+		start := time.Now()
+		snap, err := c.Read(context.Background(), directory.ReadOptions{Users: true, Groups: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(snap.Users) != spec.Users || len(snap.Groups) != spec.Groups {
+			b.Fatalf("read %d users %d groups", len(snap.Users), len(snap.Groups))
+		}
+		return time.Since(start), snap
+	}
+	var plain, limited, resets time.Duration
+	var throttled int
+	for b.Loop() {
+		srv.SetFaults(oktatest.Faults{})
+		d, _ := read()
+		plain += d
+		srv.ResetCounters()
+		srv.SetFaults(oktatest.Faults{Throttle429Every: 50, Throttle429Reset: time.Second})
+		d, _ = read()
+		limited += d
+		n := srv.Throttled()
+		throttled += n
+		resets += time.Duration(n) * time.Second
+	}
+	srv.SetFaults(oktatest.Faults{})
+	n := float64(b.N)
+	b.ReportMetric(plain.Seconds()/n, "plain-s/op")
+	b.ReportMetric(limited.Seconds()/n, "with429-s/op")
+	b.ReportMetric(float64(throttled)/n, "429s/op")
+	b.ReportMetric(limited.Seconds()/(plain+resets).Seconds(), "ratio")
+}

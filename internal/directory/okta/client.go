@@ -11,13 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // Defaults of Config.
@@ -32,7 +33,10 @@ const (
 	// limit that never recovers fails the read instead of hanging it.
 	maxRateLimitRetries = 20
 	maxBackoff          = 30 * time.Second
-	maxRateLimitWait    = 5 * time.Minute
+	// DefaultMaxRateLimitWait is the longest rate-limit wait believed:
+	// Okta's windows are a minute, so a reset further ahead than a few of
+	// them is a broken clock or proxy, not a limit to sit out.
+	DefaultMaxRateLimitWait = 3 * time.Minute
 )
 
 // Rate-limit buckets: Okta limits these endpoint families separately.
@@ -70,6 +74,10 @@ type Config struct {
 	// BackoffBase is the first retry delay, doubled per retry with jitter;
 	// 0 means 500ms.
 	BackoffBase time.Duration
+	// MaxRateLimitWait caps every rate-limit wait (0 means 3 minutes). A
+	// reset announced further ahead is not believed: the read waits a
+	// third of the cap and then probes with one request.
+	MaxRateLimitWait time.Duration
 	// UserAgent defaults to "dirsync/dev".
 	UserAgent string
 	// Redact lists other configured secrets (besides Token) that must
@@ -140,6 +148,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BackoffBase <= 0 {
 		cfg.BackoffBase = DefaultBackoffBase
 	}
+	if cfg.MaxRateLimitWait <= 0 {
+		cfg.MaxRateLimitWait = DefaultMaxRateLimitWait
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -178,7 +189,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		cfg: cfg, base: cfg.OrgURL, baseURL: u, http: &hc, log: log,
-		limits: newLimiter(cfg.RateLimitShare, cfg.Now), auth: auth,
+		limits: newLimiter(cfg.RateLimitShare, cfg.MaxRateLimitWait, cfg.Now), auth: auth,
 	}, nil
 }
 
@@ -205,13 +216,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.BackoffBase << min(attempt, 16)
-	if d <= 0 || d > maxBackoff {
-		d = maxBackoff
-	}
-	// Equal jitter: half fixed, half random, so parallel retries spread.
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+// newBackoff is one page's retry schedule: doubling from BackoffBase with
+// jitter (so parallel retries spread), capped at maxBackoff. The number of
+// retries is bounded by MaxRetries, not by elapsed time.
+func (c *Client) newBackoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.cfg.BackoffBase
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.5
+	b.MaxInterval = maxBackoff
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
 }
 
 // fetchPage GETs one page and decodes its JSON array into []T, retrying
@@ -223,6 +239,7 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 	}
 	path := reqURL.Path
 	failures, limited, nonces, remints := 0, 0, 0, 0
+	var bo backoff.BackOff
 	for {
 		if err := c.acquire(ctx, r, bucket); err != nil {
 			return nil, "", err
@@ -263,7 +280,10 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 				}
 				return nil, "", err
 			}
-			d := c.backoff(failures)
+			if bo == nil {
+				bo = c.newBackoff()
+			}
+			d := bo.NextBackOff()
 			failures++
 			r.retries.Add(1)
 			c.log.Warn("okta: request failed; retrying", "path", path, "status", status, "attempt", failures, "backoff", d, "err", err)
@@ -276,13 +296,23 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 	}
 }
 
+// limitBucket is the rate-limit bucket a request counts in: Okta limits
+// /api/v1/groups and everything below it (member lists included) as one
+// bucket, so member reads share the group list's budget.
+func limitBucket(bucket string) string {
+	if bucket == BucketMembers {
+		return BucketGroups
+	}
+	return bucket
+}
+
 // acquire reserves a place in the bucket's budget. Concurrency needs no
 // slot here: member reads come from Concurrency workers, and each list is
 // a cursor chain with one request at a time, so at most Concurrency + 3
 // requests are in flight and member reads never wait behind the long user
 // list.
 func (c *Client) acquire(ctx context.Context, r *run, bucket string) error {
-	return c.limits.acquire(ctx, r, bucket)
+	return c.limits.acquire(ctx, r, limitBucket(bucket))
 }
 
 // transportError marks failures below HTTP (connection, timeout, a body
@@ -328,7 +358,7 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 	release := func(st int, rh rateHeaders) {
 		if !released {
 			released = true
-			c.limits.release(r, bucket, st, rh)
+			c.limits.release(r, limitBucket(bucket), st, rh)
 		}
 	}
 	defer release(0, rateHeaders{})
@@ -471,21 +501,60 @@ func (c *Client) scrub(text string) string {
 	return text
 }
 
-// listAll reads every page from first, handing each to onPage.
-func listAll[T any](ctx context.Context, c *Client, r *run, bucket, first string, onPage func([]T) error) error {
+// Listing bounds. A listing that hands out fresh cursors forever would
+// otherwise hold the run (and its lock) until the run's timeout.
+const (
+	// maxOrgObjects bounds what one org can hold (users, or groups):
+	// Okta's largest orgs hold a few million users. It derives the page cap
+	// of the user and group lists.
+	maxOrgObjects = 10_000_000
+	// maxEmptyPages bounds consecutive empty pages that still carry a next
+	// link: Okta may send one (a filtered listing), not a run of them.
+	maxEmptyPages = 10
+)
+
+// pageCap is the most pages a list of at most n objects can need at
+// pageSize per page, with slack for pages that come back short.
+func pageCap(n, pageSize int) int {
+	return n/pageSize + 10
+}
+
+// listAll reads every page from first, handing each to onPage. It follows
+// a next link even after an empty page. A listing that repeats an id it
+// already returned, or a cursor it already handed out, or runs past
+// maxPages pages (or maxEmptyPages empty pages in a row) fails the read
+// with ErrPageLoop: a cursor loop would otherwise never end.
+func listAll[T any](ctx context.Context, c *Client, r *run, bucket, first string, maxPages int, idOf func(T) string, onPage func([]T) error) error {
 	seen := map[string]struct{}{}
+	ids := map[string]struct{}{}
+	pages, empty := 0, 0
 	for u := first; u != ""; {
+		p, _ := url.Parse(u)
 		if _, dup := seen[u]; dup {
-			p, _ := url.Parse(u)
 			return fmt.Errorf("okta: GET %s: %w; stopping instead of looping", p.Path, ErrPageLoop)
 		}
 		seen[u] = struct{}{}
+		if pages++; pages > maxPages {
+			return fmt.Errorf("okta: GET %s: %w: more than %d pages, more than the org can hold; stopping instead of looping", p.Path, ErrPageLoop, maxPages)
+		}
 		items, next, err := fetchPage[T](ctx, c, r, bucket, u)
 		if err != nil {
 			return err
 		}
 		if len(items) == 0 {
-			return nil
+			if empty++; empty > maxEmptyPages && next != "" {
+				return fmt.Errorf("okta: GET %s: %w: %d empty pages in a row, each with a next link; stopping instead of looping", p.Path, ErrPageLoop, empty)
+			}
+			u = next
+			continue
+		}
+		empty = 0
+		for _, it := range items {
+			id := idOf(it)
+			if _, dup := ids[id]; dup {
+				return fmt.Errorf("okta: GET %s: %w: the listing returned %s again; stopping instead of looping", p.Path, ErrPageLoop, id)
+			}
+			ids[id] = struct{}{}
 		}
 		if err := onPage(items); err != nil {
 			return err

@@ -153,9 +153,10 @@ func IsNotFound(err error) bool {
 // the token is never sent elsewhere.
 var ErrForeignLink = errors.New("next page link leaves the org URL")
 
-// ErrPageLoop is wrapped by the error of a read whose next-page link
-// repeats one already followed.
-var ErrPageLoop = errors.New("next page link repeats an earlier page")
+// ErrPageLoop is wrapped by the error of a read whose listing does not
+// end: a next link repeats one already followed, a page repeats ids
+// already returned, or the pages run past what the org can hold.
+var ErrPageLoop = errors.New("the listing is a cursor loop (Okta keeps handing out next pages)")
 
 // snippet makes the start of a non-JSON body printable and short, with
 // the token (should a proxy echo it) removed.

@@ -15,10 +15,17 @@ import (
 // overshoot the share we may use. A bucket whose state is unknown (first
 // use, or after its window reset) lets a single probe through until an
 // answer tells the budget; after a 429 nobody sends before the reset.
+//
+// A 429's own X-Rate-Limit-Reset decides how long the bucket pauses (Okta's
+// concurrency limit answers with a short, estimated one); when it passes,
+// one probe asks again instead of waiting for a window end that earlier
+// answers announced. No wait is longer than maxWait: a reset further ahead
+// is not believed, and the bucket probes after a third of it.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucketState
 	share   float64
+	maxWait time.Duration
 	now     func() time.Time
 }
 
@@ -34,8 +41,17 @@ type bucketState struct {
 	changed    chan struct{}
 }
 
-func newLimiter(share float64, now func() time.Time) *limiter {
-	return &limiter{buckets: map[string]*bucketState{}, share: share, now: now}
+func newLimiter(share float64, maxWait time.Duration, now func() time.Time) *limiter {
+	return &limiter{buckets: map[string]*bucketState{}, share: share, maxWait: maxWait, now: now}
+}
+
+// believe bounds an announced reset: one further ahead than maxWait is
+// taken as a third of maxWait from now (then a probe asks again).
+func (l *limiter) believe(reset, now time.Time) time.Time {
+	if reset.Sub(now) > l.maxWait {
+		return now.Add(l.maxWait / 3)
+	}
+	return reset
 }
 
 func (l *limiter) bucket(name string) *bucketState {
@@ -78,6 +94,7 @@ func (l *limiter) acquire(ctx context.Context, r *run, name string) error {
 			l.mu.Unlock()
 			return nil
 		}
+		wait = min(wait, l.maxWait)
 		ch := b.changed
 		l.mu.Unlock()
 		var timer *time.Timer
@@ -108,7 +125,16 @@ func (l *limiter) release(r *run, name string, status int, rh rateHeaders) {
 	b := l.bucket(name)
 	b.inflight--
 	now := l.now()
+	if rh.ok {
+		rh.reset = l.believe(rh.reset, now)
+	}
+	paused := b.until.After(now)
 	switch {
+	case status == http.StatusTooManyRequests:
+		// Handled below: the 429's own reset decides.
+	case paused:
+		// An answer to a request sent before a 429 describes the window
+		// that 429 interrupted; the probe after the pause asks afresh.
 	case rh.ok && rh.limit > 0 && rh.remaining >= 0:
 		switch {
 		case !b.known || rh.resetEpoch > b.resetEpoch:
@@ -129,9 +155,6 @@ func (l *limiter) release(r *run, name string, status int, rh rateHeaders) {
 		if rh.ok && rh.reset.After(now) {
 			until = rh.reset
 		}
-		if until.Sub(now) > maxRateLimitWait {
-			until = now.Add(maxRateLimitWait)
-		}
 		// Jitter, so that every waiting client does not return at once.
 		until = until.Add(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
 		if until.After(b.until) {
@@ -143,10 +166,10 @@ func (l *limiter) release(r *run, name string, status int, rh rateHeaders) {
 			}
 			b.until = until
 		}
-		b.known, b.remaining = true, 0
-		if b.reset.Before(until) {
-			b.reset = until
-		}
+		// The window ends with the pause: the first request after it is a
+		// probe whose answer tells the budget, whatever earlier answers
+		// said about the window's end.
+		b.known, b.remaining, b.reset = true, 0, b.until
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})

@@ -39,7 +39,26 @@ type oktaGroup struct {
 	Profile               struct {
 		Name string `json:"name"`
 	} `json:"profile"`
+	// Embedded holds expand=stats' usersCount (absent on servers that do
+	// not send stats).
+	Embedded struct {
+		Stats struct {
+			UsersCount *int `json:"usersCount"`
+		} `json:"stats"`
+	} `json:"_embedded"`
 }
+
+// usersCount is the group's reported member count, -1 when not sent.
+func (g *oktaGroup) usersCount() int {
+	if n := g.Embedded.Stats.UsersCount; n != nil && *n >= 0 {
+		return *n
+	}
+	return -1
+}
+
+func userID(u oktaUser) string     { return u.ID }
+func groupID(g oktaGroup) string   { return g.ID }
+func memberID(m oktaMember) string { return m.ID }
 
 type oktaMember struct {
 	ID string `json:"id"`
@@ -55,6 +74,13 @@ var _ directory.Source = (*Client)(nil)
 // Users come sorted by id, de-duplicated (a DEPROVISIONED record wins, as
 // it is the later state). Groups come sorted by id with sorted member ids;
 // only groups whose name the GroupFilter's set keeps are returned.
+//
+// The group list asks for expand=stats, and every member list is checked
+// against its group's usersCount: a list that comes back short is read
+// once more, and one still short is reported in Snapshot.Shortfalls (the
+// engine holds such a run); a list longer than the count is a warning (the
+// count may lag behind a change). A cached member list whose size does not
+// match the count is read again instead of used.
 func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directory.Snapshot, error) {
 	start := time.Now()
 	r := &run{}
@@ -118,15 +144,15 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		base := c.base + "/api/v1/users?limit=" + fmt.Sprint(usersPageSize)
 		if native := opts.UserFilter.Native; native != "" {
 			g.Go(func() error {
-				return listAll(gctx, c, r, BucketUsers, base+"&filter="+queryEscape(native),
+				return listAll(gctx, c, r, BucketUsers, base+"&filter="+queryEscape(native), usersPageCap, userID,
 					func(p []oktaUser) error { return addUsers("users", p) })
 			})
 		} else {
 			g.Go(func() error {
-				return listAll(gctx, c, r, BucketUsers, base, func(p []oktaUser) error { return addUsers("users", p) })
+				return listAll(gctx, c, r, BucketUsers, base, usersPageCap, userID, func(p []oktaUser) error { return addUsers("users", p) })
 			})
 			g.Go(func() error {
-				return listAll(gctx, c, r, BucketUsers, base+"&filter="+queryEscape(`status eq "`+statusDeprovisioned+`"`),
+				return listAll(gctx, c, r, BucketUsers, base+"&filter="+queryEscape(`status eq "`+statusDeprovisioned+`"`), usersPageCap, userID,
 					func(p []oktaUser) error { return addUsers("deprovisioned", p) })
 			})
 		}
@@ -138,24 +164,32 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		memberReads  int
 		cachedGroups int
 		membersDone  int
+		shortfalls   []directory.Shortfall
+		warnings     []string
 	)
+	type job struct {
+		g     *directory.Group
+		count int // usersCount, -1 when unknown
+	}
 	if opts.Groups {
-		jobs := make(chan *directory.Group, c.cfg.Concurrency)
+		jobs := make(chan job, c.cfg.Concurrency)
 		g.Go(func() error {
 			defer close(jobs)
-			first := c.base + "/api/v1/groups?limit=" + fmt.Sprint(groupsPageSize)
+			first := c.base + "/api/v1/groups?limit=" + fmt.Sprint(groupsPageSize) + "&expand=stats"
 			if native := opts.GroupFilter.Native; native != "" {
 				first += "&filter=" + queryEscape(native)
 			}
-			return listAll(gctx, c, r, BucketGroups, first, func(page []oktaGroup) error {
+			return listAll(gctx, c, r, BucketGroups, first, groupsPageCap, groupID, func(page []oktaGroup) error {
 				for _, og := range page {
 					if !opts.GroupFilter.Keeps(og.Profile.Name) {
 						continue
 					}
 					dg := &directory.Group{ID: og.ID, Name: og.Profile.Name, LastMembershipUpdated: og.LastMembershipUpdated}
+					count := og.usersCount()
 					cached := false
 					if opts.Cache != nil {
-						if ids, ok := opts.Cache.CachedMembers(og.ID, og.LastMembershipUpdated); ok {
+						// A cached list the count disagrees with is read again.
+						if ids, ok := opts.Cache.CachedMembers(og.ID, og.LastMembershipUpdated); ok && (count < 0 || len(ids) == count) {
 							// The cache hands its slice over (see
 							// directory.MembershipCache); it is kept sorted.
 							if !slices.IsSorted(ids) {
@@ -176,7 +210,7 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 						continue
 					}
 					select {
-					case jobs <- dg:
+					case jobs <- job{g: dg, count: count}:
 					case <-gctx.Done():
 						return gctx.Err()
 					}
@@ -190,17 +224,43 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		})
 		for range c.cfg.Concurrency {
 			g.Go(func() error {
-				for dg := range jobs {
+				for j := range jobs {
+					dg := j.g
 					if err := gctx.Err(); err != nil {
 						return err
 					}
-					ids, err := c.readMembers(gctx, r, dg.ID, intern)
+					ids, err := c.readMembers(gctx, r, dg.ID, j.count, intern)
 					if err != nil {
 						return err
 					}
+					reads := 1
+					if j.count >= 0 && len(ids) < j.count {
+						// Short: read once more before believing either.
+						c.log.Warn("okta: a group's member list came back shorter than its count; reading it again",
+							"group", dg.ID, "read", len(ids), "count", j.count)
+						r.retries.Add(1)
+						reads++
+						if ids, err = c.readMembers(gctx, r, dg.ID, j.count, intern); err != nil {
+							return err
+						}
+					}
+					var short *directory.Shortfall
+					var warn string
+					switch {
+					case j.count >= 0 && len(ids) < j.count:
+						short = &directory.Shortfall{GroupID: dg.ID, Name: dg.Name, Read: len(ids), Reported: j.count}
+					case j.count >= 0 && len(ids) > j.count:
+						warn = fmt.Sprintf("group %q (%s): %d members read, %d counted by Okta (the count may lag behind a change)", dg.Name, dg.ID, len(ids), j.count)
+					}
 					dg.MemberIDs = ids
 					groupsMu.Lock()
-					memberReads++
+					if short != nil {
+						shortfalls = append(shortfalls, *short)
+					}
+					if warn != "" {
+						warnings = append(warnings, warn)
+					}
+					memberReads += reads
 					membersDone++
 					done, total := membersDone, len(groups)
 					groupsMu.Unlock()
@@ -231,6 +291,9 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		snap.Groups = append(snap.Groups, *dg)
 	}
 	slices.SortFunc(snap.Groups, func(a, b directory.Group) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(shortfalls, func(a, b directory.Shortfall) int { return strings.Compare(a.GroupID, b.GroupID) })
+	slices.Sort(warnings)
+	snap.Shortfalls, snap.Warnings = shortfalls, warnings
 	snap.Stats = directory.ReadStats{
 		Requests:       int(r.requests.Load()),
 		Retries:        int(r.retries.Load()),
@@ -245,10 +308,23 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 	return snap, nil
 }
 
-func (c *Client) readMembers(ctx context.Context, r *run, groupID string, intern func([]string)) ([]string, error) {
+// Page caps of the lists (see pageCap).
+var (
+	usersPageCap  = pageCap(maxOrgObjects, usersPageSize)
+	groupsPageCap = pageCap(maxOrgObjects, groupsPageSize)
+)
+
+// readMembers reads one group's member ids. count is the group's
+// usersCount (-1 when unknown); the page cap allows twice it, as a count
+// may lag, or the whole org without one.
+func (c *Client) readMembers(ctx context.Context, r *run, groupID string, count int, intern func([]string)) ([]string, error) {
 	first := c.base + "/api/v1/groups/" + url.PathEscape(groupID) + "/users?limit=" + fmt.Sprint(membersPageSize)
 	ids := []string{}
-	err := listAll(ctx, c, r, BucketMembers, first, func(page []oktaMember) error {
+	maxPages := pageCap(maxOrgObjects, membersPageSize)
+	if count >= 0 {
+		maxPages = pageCap(2*count, membersPageSize)
+	}
+	err := listAll(ctx, c, r, BucketMembers, first, maxPages, memberID, func(page []oktaMember) error {
 		start := len(ids)
 		for _, m := range page {
 			ids = append(ids, m.ID)

@@ -51,6 +51,9 @@ type Options struct {
 	// CommaJoinedLinks sends the self and next links in one Link header
 	// joined by a comma, as some proxies do, instead of separate lines.
 	CommaJoinedLinks bool
+	// NoStats ignores expand=stats on the group list, as a server (or a
+	// proxy) that does not know it would: groups come without _embedded.
+	NoStats bool
 	// Now is the clock (default time.Now); it drives rate-limit windows,
 	// the Date header and the timestamps the mutators set.
 	Now func() time.Time
@@ -85,7 +88,8 @@ type Server struct {
 	failGroups        map[string]int
 	// oauth is the service app and token state (oauth.go), nil until
 	// SetOAuthApp.
-	oauth *oauthState
+	oauth  *oauthState
+	faults Faults
 }
 
 type rateBucket struct {
@@ -376,8 +380,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// rateLocked counts a request against its bucket's window.
+// rateLocked counts a request against its bucket's window. Member reads
+// (/groups/{id}/users) count in the groups bucket: Okta's rate-limit table
+// lists /api/v1/groups and everything below it as one limit.
 func (s *Server) rateLocked(bucket string, now time.Time) (limited bool, limit, remaining int, reset time.Time) {
+	if bucket == BucketMembers {
+		bucket = BucketGroups
+	}
 	b := s.buckets[bucket]
 	if b == nil {
 		b = &rateBucket{}
@@ -402,6 +411,28 @@ func (s *Server) rateLocked(bucket string, now time.Time) (limited bool, limit, 
 		return true, limit, 0, reset
 	}
 	b.count++
+	if f := &s.faults; f.Throttle429Every > 0 {
+		f.sinceThrottle++
+		if f.sinceThrottle >= f.Throttle429Every {
+			// A 429 of its own, as Okta's concurrency limit sends: its
+			// reset is the short one given, not the window's end.
+			f.sinceThrottle = 0
+			s.throttled++
+			// Reset is epoch seconds: the given delay after the Date
+			// header's (whole) second.
+			r := now.Truncate(time.Second).Add(f.Throttle429Reset).Truncate(time.Second)
+			if !r.After(now) {
+				r = r.Add(time.Second)
+			}
+			if r.After(b.blocked) || now.After(b.blocked) {
+				b.blocked = r
+			}
+			return true, limit, limit - b.count, r
+		}
+	}
+	if f := s.faults.AnnounceResetIn; f > 0 {
+		reset = now.Add(f).Truncate(time.Second)
+	}
 	return false, limit, limit - b.count, reset
 }
 
@@ -516,10 +547,43 @@ func (s *Server) writeLinks(w http.ResponseWriter, r *http.Request, kind, lastID
 	}
 }
 
+// listFault answers a list request the injected faults take over (an
+// empty first page, an endless cursor) and reports whether it did;
+// repeat is set when the list must serve its first page again.
+func (s *Server) listFault(w http.ResponseWriter, r *http.Request, kind string) (handled, repeat bool) {
+	s.mu.Lock()
+	emptyFirst := s.faults.EmptyFirstPage && !r.URL.Query().Has("after")
+	endless, fresh := s.endlessLocked(r.URL.Path)
+	empty := s.faults.EndlessEmpty
+	s.mu.Unlock()
+	switch {
+	case emptyFirst:
+		// after= the empty cursor: the real first page.
+		s.writeLinks(w, r, kind, "", true)
+		writeArray(w, r, []User{}, userJSON)
+		return true, false
+	case endless && empty:
+		s.writeLinks(w, r, kind, fresh, true)
+		writeArray(w, r, []User{}, userJSON)
+		return true, false
+	case endless:
+		s.writeLinks(w, r, kind, fresh, true)
+		return false, true
+	}
+	return false, false
+}
+
 func (s *Server) serveUsers(w http.ResponseWriter, r *http.Request) {
 	limit, after, ok := s.listQuery(w, r, "u", MaxUsersPage)
 	if !ok {
 		return
+	}
+	handled, repeat := s.listFault(w, r, "u")
+	if handled {
+		return
+	}
+	if repeat {
+		after = ""
 	}
 	match := func(u *User) bool { return u.Status != StatusDeprovisioned }
 	if f := r.URL.Query().Get("filter"); f != "" {
@@ -537,6 +601,9 @@ func (s *Server) serveUsers(w http.ResponseWriter, r *http.Request) {
 	page := make([]User, 0, min(limit, 256))
 	s.mu.Lock()
 	users := s.org.Users
+	if n := s.faults.UsersEndAfter; n > 0 && n < len(users) {
+		users = users[:n]
+	}
 	i, _ := slices.BinarySearchFunc(users, after, func(u *User, id string) int { return cmp.Compare(u.ID, id) })
 	for ; i < len(users) && len(page) < limit; i++ {
 		if users[i].ID == after {
@@ -546,12 +613,15 @@ func (s *Server) serveUsers(w http.ResponseWriter, r *http.Request) {
 			page = append(page, *users[i])
 		}
 	}
+	ended := s.faults.UsersEndAfter > 0 && i >= len(users)
 	s.mu.Unlock()
 	last := ""
 	if len(page) > 0 {
 		last = page[len(page)-1].ID
 	}
-	s.writeLinks(w, r, "u", last, len(page) == limit)
+	if !repeat {
+		s.writeLinks(w, r, "u", last, len(page) == limit && !ended)
+	}
 	writeArray(w, r, page, userJSON)
 }
 
@@ -560,6 +630,16 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	handled, repeat := s.listFault(w, r, "g")
+	if handled {
+		return
+	}
+	if repeat {
+		after = ""
+	}
+	// expand=stats adds _embedded.stats.usersCount (okta-management-openapi-spec
+	// dist/current/management-minimal.yaml, listGroups' expand parameter).
+	stats := !s.opts.NoStats && slices.Contains(strings.Split(r.URL.Query().Get("expand"), ","), "stats")
 	match := func(*Group) bool { return true }
 	if f := r.URL.Query().Get("filter"); f != "" {
 		p, err := parseFilter(f, groupAttrs)
@@ -569,7 +649,7 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request) {
 		}
 		match = p
 	}
-	page := make([]Group, 0, min(limit, 256))
+	page := make([]servedGroup, 0, min(limit, 256))
 	s.mu.Lock()
 	groups := s.org.Groups
 	i, _ := slices.BinarySearchFunc(groups, after, func(g *Group, id string) int { return cmp.Compare(g.ID, id) })
@@ -578,9 +658,19 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if match(groups[i]) {
-			g := *groups[i]
-			g.Members = nil
-			page = append(page, g)
+			sg := servedGroup{Group: *groups[i], usersCount: -1}
+			if stats {
+				// Okta counts the users the member list serves.
+				n := 0
+				for _, id := range sg.Members {
+					if s.org.User(id) != nil {
+						n++
+					}
+				}
+				sg.usersCount = max(0, n+s.faults.StatsDelta[sg.ID])
+			}
+			sg.Members = nil
+			page = append(page, sg)
 		}
 	}
 	s.mu.Unlock()
@@ -588,7 +678,9 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request) {
 	if len(page) > 0 {
 		last = page[len(page)-1].ID
 	}
-	s.writeLinks(w, r, "g", last, len(page) == limit)
+	if !repeat {
+		s.writeLinks(w, r, "g", last, len(page) == limit)
+	}
 	writeArray(w, r, page, groupJSON)
 }
 
@@ -598,6 +690,13 @@ func (s *Server) serveMembers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	handled, repeat := s.listFault(w, r, "m"+id)
+	if handled {
+		return
+	}
+	if repeat {
+		after = ""
+	}
 	page := make([]User, 0, min(limit, 256))
 	s.mu.Lock()
 	g := s.org.Group(id)
@@ -605,6 +704,12 @@ func (s *Server) serveMembers(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+id+" (UserGroup)")
 		return
+	}
+	cut := false
+	if !r.URL.Query().Has("after") && !repeat {
+		if n := s.cutLocked(id); n >= 0 {
+			limit, cut = min(limit, n), true
+		}
 	}
 	i, _ := slices.BinarySearch(g.Members, after)
 	for ; i < len(g.Members) && len(page) < limit; i++ {
@@ -620,7 +725,9 @@ func (s *Server) serveMembers(w http.ResponseWriter, r *http.Request) {
 	if len(page) > 0 {
 		last = page[len(page)-1].ID
 	}
-	s.writeLinks(w, r, "m"+id, last, len(page) == limit)
+	if !repeat {
+		s.writeLinks(w, r, "m"+id, last, len(page) == limit && !cut)
+	}
 	writeArray(w, r, page, userJSON)
 }
 
@@ -691,14 +798,33 @@ func userJSON(buf *bytes.Buffer, base string, u *User) {
 }
 
 type jsonGroup struct {
-	ID                    string           `json:"id"`
-	Created               string           `json:"created"`
-	LastUpdated           string           `json:"lastUpdated"`
-	LastMembershipUpdated string           `json:"lastMembershipUpdated"`
-	ObjectClass           []string         `json:"objectClass"`
-	Type                  string           `json:"type"`
-	Profile               jsonGroupProfile `json:"profile"`
-	Links                 map[string]any   `json:"_links"`
+	ID                    string             `json:"id"`
+	Created               string             `json:"created"`
+	LastUpdated           string             `json:"lastUpdated"`
+	LastMembershipUpdated string             `json:"lastMembershipUpdated"`
+	ObjectClass           []string           `json:"objectClass"`
+	Type                  string             `json:"type"`
+	Profile               jsonGroupProfile   `json:"profile"`
+	Embedded              *jsonGroupEmbedded `json:"_embedded,omitempty"`
+	Links                 map[string]any     `json:"_links"`
+}
+
+// servedGroup is a group as one list page serves it; usersCount is -1
+// without expand=stats.
+type servedGroup struct {
+	Group
+	usersCount int
+}
+
+type jsonGroupEmbedded struct {
+	Stats jsonGroupStats `json:"stats"`
+}
+
+type jsonGroupStats struct {
+	UsersCount             int  `json:"usersCount"`
+	AppsCount              int  `json:"appsCount"`
+	GroupPushMappingsCount int  `json:"groupPushMappingsCount"`
+	HasAdminPrivilege      bool `json:"hasAdminPrivilege"`
 }
 
 type jsonGroupProfile struct {
@@ -708,9 +834,15 @@ type jsonGroupProfile struct {
 
 var groupObjectClass = []string{"okta:user_group"}
 
-func groupJSON(buf *bytes.Buffer, base string, g *Group) {
+func groupJSON(buf *bytes.Buffer, base string, sg *servedGroup) {
+	g := &sg.Group
+	var emb *jsonGroupEmbedded
+	if sg.usersCount >= 0 {
+		emb = &jsonGroupEmbedded{Stats: jsonGroupStats{UsersCount: sg.usersCount}}
+	}
 	b, _ := json.Marshal(jsonGroup{
-		ID: g.ID, Created: ts(g.Created), LastUpdated: ts(g.LastUpdated), LastMembershipUpdated: ts(g.LastMembershipUpdated),
+		Embedded: emb,
+		ID:       g.ID, Created: ts(g.Created), LastUpdated: ts(g.LastUpdated), LastMembershipUpdated: ts(g.LastMembershipUpdated),
 		ObjectClass: groupObjectClass, Type: g.Type,
 		Profile: jsonGroupProfile{Name: g.Name, Description: g.Description},
 		Links: map[string]any{
