@@ -17,5 +17,9 @@ ENV DIRSYNC_DB=/data/dirsync.db \
     DIRSYNC_ADDR=0.0.0.0:8080
 VOLUME ["/data"]
 EXPOSE 8080
+# distroless has no shell or curl: the binary asks its own /readyz
+# (DIRSYNC_ADDR's 0.0.0.0 is asked on 127.0.0.1).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/dirsync", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/dirsync"]
 CMD ["serve"]

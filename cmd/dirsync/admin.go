@@ -8,36 +8,50 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
 	"github.com/dirsync/dirsync/internal/auth"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-// cmdAdmin creates an admin or resets one's password. The password is read
-// from the first line of stdin, so scripts can pipe it and it never appears
-// in the process list or shell history.
-func (e *env) cmdAdmin(args []string, create bool) error {
-	name := "admin reset-password"
-	if create {
-		name = "admin create"
+func (e *env) adminCmd() *cobra.Command {
+	const pwHelp = `The password is read from stdin: from a terminal it is asked twice and not
+shown; from a pipe it is the first line, so that it never appears in the
+process list or the shell history:
+
+  printf '%s\n' "$PASSWORD" | dirsync admin `
+	create := &cobra.Command{
+		Use:   "create USER",
+		Short: "Create a console admin (password from stdin)",
+		Long:  "Create a console admin.\n\n" + pwHelp + "create alice",
+		Args:  exactArgs("USER"),
+		RunE:  func(_ *cobra.Command, args []string) error { return e.admin(args[0], true) },
 	}
-	rest, err := parse(e.flags(name), args, 1)
+	reset := &cobra.Command{
+		Use:   "reset-password USER",
+		Short: "Set a console admin's password (password from stdin)",
+		Long:  "Set a console admin's password.\n\n" + pwHelp + "reset-password alice",
+		Args:  exactArgs("USER"),
+		RunE:  func(_ *cobra.Command, args []string) error { return e.admin(args[0], false) },
+	}
+	return group("admin", "Manage console admins", create, reset)
+}
+
+// admin creates an admin or resets one's password.
+func (e *env) admin(name string, create bool) error {
+	cmd := "admin reset-password"
+	if create {
+		cmd = "admin create"
+	}
+	user := auth.NormalizeUsername(name)
+	if err := auth.CheckUsername(user); err != nil {
+		return usagef("%s: %v", cmd, err)
+	}
+	pw, err := e.readPassword(user)
 	if err != nil {
 		return err
 	}
-	user := auth.NormalizeUsername(rest[0])
-	if err := auth.CheckUsername(user); err != nil {
-		return usagef("%s: %v", name, err)
-	}
-	if f, ok := e.stdin.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprintf(e.stderr, "Password for %s (input is shown; pipe it in to hide it): ", user)
-		}
-	}
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return errors.New("no password given: write it on stdin, e.g. `printf '%s\\n' \"$PW\" | dirsync admin create alice`")
-	}
-	pw := strings.TrimRight(line, "\r\n")
 	if err := auth.CheckPassword(pw, user); err != nil {
 		return err
 	}
@@ -45,7 +59,7 @@ func (e *env) cmdAdmin(args []string, create bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.open()
+	st, err := e.open(!create)
 	if err != nil {
 		return err
 	}
@@ -57,7 +71,9 @@ func (e *env) cmdAdmin(args []string, create bool) error {
 			}
 			return err
 		}
-		_ = st.AddAudit(e.ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "admin.created", Detail: user})
+		if err := st.AddAudit(e.ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "admin.created", Detail: user}); err != nil {
+			fmt.Fprintf(e.stderr, "warning: the audit log entry was not written: %v\n", err)
+		}
 		fmt.Fprintf(e.stderr, "admin %q created\n", user)
 		return nil
 	}
@@ -67,7 +83,43 @@ func (e *env) cmdAdmin(args []string, create bool) error {
 		}
 		return err
 	}
-	_ = st.AddAudit(e.ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "admin.password_reset", Detail: user})
+	if err := st.AddAudit(e.ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "admin.password_reset", Detail: user}); err != nil {
+		fmt.Fprintf(e.stderr, "warning: the audit log entry was not written: %v\n", err)
+	}
 	fmt.Fprintf(e.stderr, "password of %q changed\n", user)
 	return nil
+}
+
+// readPassword asks for the password on a terminal without echo (twice, to
+// catch a typo nobody could see), or reads the first line of piped stdin.
+func (e *env) readPassword(user string) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		ask := func(prompt string) (string, error) {
+			fmt.Fprint(e.stderr, prompt)
+			b, err := term.ReadPassword(fd)
+			fmt.Fprintln(e.stderr)
+			if err != nil {
+				return "", fmt.Errorf("read the password: %w", err)
+			}
+			return string(b), nil
+		}
+		pw, err := ask(fmt.Sprintf("Password for %s: ", user))
+		if err != nil {
+			return "", err
+		}
+		again, err := ask("Repeat the password: ")
+		if err != nil {
+			return "", err
+		}
+		if pw != again {
+			return "", errors.New("the two passwords differ; nothing was changed")
+		}
+		return pw, nil
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no password given: write it on stdin, e.g. `printf '%s\\n' \"$PW\" | dirsync admin create alice`, or run the command in a terminal")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,44 +12,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/dirsync/dirsync/internal/alert"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 )
-
-// flags returns a flag set for a subcommand that also takes --db.
-func (e *env) flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&e.dbPath, "db", e.dbPath, "the SQLite database")
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, usagef("%s: see 'dirsync help'", fs.Name())
-		}
-		return nil, usagef("%s: %v", fs.Name(), err)
-	}
-	rest := fs.Args()
-	if len(rest) != positional {
-		if positional == 0 {
-			return nil, usagef("%s takes no arguments (got %q)", fs.Name(), strings.Join(rest, " "))
-		}
-		return nil, usagef("%s needs %d argument(s), got %d", fs.Name(), positional, len(rest))
-	}
-	return rest, nil
-}
-
-func (e *env) open() (*store.Store, error) {
-	st, err := store.Open(e.ctx, e.dbPath, store.Options{Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return nil, fmt.Errorf("open the database %s: %w", e.dbPath, err)
-	}
-	return st, nil
-}
 
 func (e *env) engine(st *store.Store) *dsync.Engine {
 	eng := dsync.New(st, version)
@@ -58,28 +26,44 @@ func (e *env) engine(st *store.Store) *dsync.Engine {
 	return eng
 }
 
-func (e *env) cmdConfigImport(args []string) error {
-	fs := e.flags("config import")
-	rest, err := parse(fs, args, 1)
-	if err != nil {
-		return err
+func (e *env) configCmd() *cobra.Command {
+	imp := &cobra.Command{
+		Use:   "import FILE|-",
+		Short: "Validate and save settings from a JSON file (- reads stdin)",
+		Long: `Validate and save settings from a JSON file (- reads stdin).
+
+Every field is checked and nothing is stored if any is wrong; each message
+names the field and what to do. A secret given as "[REDACTED]" (as
+'config export' prints it) or left out keeps the stored one.`,
+		Args: exactArgs("FILE (or - for stdin)"),
+		RunE: func(_ *cobra.Command, args []string) error { return e.configImport(args[0]) },
 	}
+	exp := &cobra.Command{
+		Use:   "export",
+		Short: "Print the settings as JSON, secrets shown as [REDACTED]",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return e.configExport() },
+	}
+	return group("config", "Import or export the settings", imp, exp)
+}
+
+func (e *env) configImport(file string) error {
 	var r io.Reader
-	if rest[0] == "-" {
+	if file == "-" {
 		r = e.stdin
 	} else {
-		f, err := os.Open(rest[0])
+		f, err := os.Open(file)
 		if err != nil {
 			return &exitError{code: exitBadConf, err: fmt.Errorf("read settings: %w", err)}
 		}
 		defer f.Close()
 		r = f
 	}
-	s, keep, err := config.ParseFileKeep(io.LimitReader(r, 1<<20))
+	s, keep, err := config.ParseFileKeep(r)
 	if err != nil {
 		return &exitError{code: exitBadConf, err: fmt.Errorf("%w\nnothing was saved", err)}
 	}
-	st, err := e.open()
+	st, err := e.open(false)
 	if err != nil {
 		return err
 	}
@@ -113,18 +97,15 @@ func (e *env) cmdConfigImport(args []string) error {
 	return nil
 }
 
-func (e *env) cmdConfigExport(args []string) error {
-	if _, err := parse(e.flags("config export"), args, 0); err != nil {
-		return err
-	}
-	st, err := e.open()
+func (e *env) configExport() error {
+	st, err := e.open(true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	s, err := st.LoadSettings(e.ctx, store.DefaultProfile)
 	if errors.Is(err, store.ErrNotFound) {
-		return &exitError{code: exitBadConf, err: errors.New("no settings saved yet; import a settings file with 'dirsync config import FILE'")}
+		return &exitError{code: exitBadConf, err: dsync.ErrNoSettings}
 	}
 	if err != nil {
 		return err
@@ -146,13 +127,22 @@ type testGroup struct {
 	MemberExternalIDs []string `json:"memberExternalIds"`
 }
 
-func (e *env) cmdTest(args []string) error {
-	fs := e.flags("test")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
+func (e *env) testCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Read Okta and show what a sync would send and change (nothing is sent)",
+		Long: `Read Okta and show what a sync would send and, read from Bitwarden with
+the same key, what it would change there. Nothing is sent or recorded.`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error { return e.test(asJSON) },
 	}
-	st, err := e.open()
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"users":[…],"groups":[…]} as JSON`)
+	return cmd
+}
+
+func (e *env) test(asJSON bool) error {
+	st, err := e.open(true)
 	if err != nil {
 		return err
 	}
@@ -162,7 +152,7 @@ func (e *env) cmdTest(args []string) error {
 		return err
 	}
 	p := res.Plan
-	if *asJSON {
+	if asJSON {
 		out := struct {
 			Users  []testUser  `json:"users"`
 			Groups []testGroup `json:"groups"`
@@ -229,22 +219,40 @@ func userStatus(deleted, disabled bool) string {
 	return "enabled"
 }
 
-func (e *env) cmdSync(args []string) error {
-	fs := e.flags("sync")
-	asJSON := fs.Bool("json", false, "print the run record as JSON")
-	dryRun := fs.Bool("dry-run", false, "do everything but send the import")
-	approve := fs.Int64("approve", 0, "approve the held run RUN_ID: push it if the directory is unchanged, else hold the new plan")
-	discard := fs.Int64("discard", 0, "discard the held run RUN_ID")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
+// syncOpts are the flags of `dirsync sync`.
+type syncOpts struct {
+	asJSON, dryRun   bool
+	approve, discard int64
+}
+
+func (e *env) syncCmd() *cobra.Command {
+	var o syncOpts
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Run one sync now",
+		Long: `Run one sync now: read Okta, build the import and push it to Bitwarden.
+Exit 0 on success, "unchanged" or a dry run; 4 when the deletion guard
+holds the run (approve it with --approve RUN_ID or discard it with
+--discard RUN_ID).`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error { return e.sync(o) },
 	}
-	if n := btoi(*dryRun) + btoi(*approve != 0) + btoi(*discard != 0); n > 1 {
+	f := cmd.Flags()
+	f.BoolVar(&o.asJSON, "json", false, "print the run record as JSON")
+	f.BoolVar(&o.dryRun, "dry-run", false, "do everything but send the import (recorded in history)")
+	f.Int64Var(&o.approve, "approve", 0, "approve the held run `RUN_ID`: push it if the directory is unchanged, else hold the new plan (exit 4)")
+	f.Int64Var(&o.discard, "discard", 0, "discard the held run `RUN_ID`")
+	return cmd
+}
+
+func (e *env) sync(o syncOpts) error {
+	if n := btoi(o.dryRun) + btoi(o.approve != 0) + btoi(o.discard != 0); n > 1 {
 		return usagef("sync: use only one of --dry-run, --approve and --discard")
 	}
-	if *approve < 0 || *discard < 0 {
+	if o.approve < 0 || o.discard < 0 {
 		return usagef("sync: a run id is a positive number")
 	}
-	st, err := e.open()
+	st, err := e.open(true)
 	if err != nil {
 		return err
 	}
@@ -252,24 +260,24 @@ func (e *env) cmdSync(args []string) error {
 	eng, wait := e.engineWithAlerts(st)
 	defer wait()
 	actor := cliActor()
-	if *discard != 0 {
-		err := eng.Discard(e.ctx, store.DefaultProfile, *discard, actor)
+	if o.discard != 0 {
+		err := eng.Discard(e.ctx, store.DefaultProfile, o.discard, actor)
 		if err != nil {
 			return heldError(err)
 		}
-		fmt.Fprintf(e.stderr, "run %d discarded; nothing was sent\n", *discard)
+		fmt.Fprintf(e.stderr, "run %d discarded; nothing was sent\n", o.discard)
 		return nil
 	}
 	var res *dsync.Result
 	switch {
-	case *approve != 0:
-		res, err = eng.Approve(e.ctx, store.DefaultProfile, *approve, actor)
+	case o.approve != 0:
+		res, err = eng.Approve(e.ctx, store.DefaultProfile, o.approve, actor)
 		if res == nil {
 			return heldError(err)
 		}
 	default:
 		mode := dsync.ModeSync
-		if *dryRun {
+		if o.dryRun {
 			mode = dsync.ModeDryRun
 		}
 		res, err = eng.Run(e.ctx, store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerCLI, Mode: mode})
@@ -277,7 +285,7 @@ func (e *env) cmdSync(args []string) error {
 	if errors.Is(err, dsync.ErrLocked) {
 		return &exitError{code: exitLocked, err: errors.New("a sync is already running for this profile; try again when it has finished")}
 	}
-	if *asJSON && res.Run.ID != 0 {
+	if o.asJSON && res.Run.ID != 0 {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if eerr := enc.Encode(res.Run); eerr != nil && err == nil {
@@ -290,13 +298,13 @@ func (e *env) cmdSync(args []string) error {
 		return err
 	}
 	if res.Run.Status == dsync.StatusHeld {
-		if *approve != 0 {
-			return &exitError{code: exitHeld, err: fmt.Errorf("run %d was not pushed; the new plan is held as run %d: %s", *approve, res.Run.ID, res.Run.Error)}
+		if o.approve != 0 {
+			return &exitError{code: exitHeld, err: fmt.Errorf("run %d was not pushed; the new plan is held as run %d: %s", o.approve, res.Run.ID, res.Run.Error)}
 		}
 		return &exitError{code: exitHeld, err: fmt.Errorf("run %d is held for approval, nothing was sent: it %s", res.Run.ID, res.Run.Error)}
 	}
-	if *approve != 0 {
-		fmt.Fprintf(e.stderr, "held run %d approved and pushed as run %d\n", *approve, res.Run.ID)
+	if o.approve != 0 {
+		fmt.Fprintf(e.stderr, "held run %d approved and pushed as run %d\n", o.approve, res.Run.ID)
 	}
 	return nil
 }
@@ -353,11 +361,18 @@ func printRun(w io.Writer, r store.Run) {
 	}
 }
 
-func (e *env) cmdCacheClear(args []string) error {
-	if _, err := parse(e.flags("cache clear"), args, 0); err != nil {
-		return err
+func (e *env) cacheCmd() *cobra.Command {
+	clear := &cobra.Command{
+		Use:   "clear",
+		Short: "Forget the last push: the next sync reads every group and sends everything",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return e.cacheClear() },
 	}
-	st, err := e.open()
+	return group("cache", "Manage the sync cache", clear)
+}
+
+func (e *env) cacheClear() error {
+	st, err := e.open(true)
 	if err != nil {
 		return err
 	}
@@ -369,26 +384,34 @@ func (e *env) cmdCacheClear(args []string) error {
 	return nil
 }
 
-func (e *env) cmdHistory(args []string) error {
-	fs := e.flags("history")
-	asJSON := fs.Bool("json", false, "print JSON")
-	limit := fs.Int("limit", 20, "how many runs")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
+func (e *env) historyCmd() *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List recent runs (scheduled, console and CLI)",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return e.history(asJSON, limit) },
 	}
-	if *limit < 1 || *limit > 10000 {
-		return usagef("--limit must be between 1 and 10000 (got %d)", *limit)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run records as JSON")
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs, 1 to 10000")
+	return cmd
+}
+
+func (e *env) history(asJSON bool, limit int) error {
+	if limit < 1 || limit > 10000 {
+		return usagef("--limit must be between 1 and 10000 (got %d)", limit)
 	}
-	st, err := e.open()
+	st, err := e.open(true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	runs, total, err := st.ListRuns(e.ctx, store.DefaultProfile, *limit, 0)
+	runs, total, err := st.ListRuns(e.ctx, store.DefaultProfile, limit, 0)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		if runs == nil {
 			runs = []store.Run{}
 		}
@@ -416,4 +439,16 @@ func (e *env) cmdHistory(args []string) error {
 	}
 	fmt.Fprintf(w, "(%d of %d runs)\n", len(runs), total)
 	return w.Flush()
+}
+
+func (e *env) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintf(e.stdout, "dirsync %s\n", version)
+			return err
+		},
+	}
 }

@@ -245,8 +245,8 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q", args, code, stderr)
 		}
 	}
-	if code, _, stderr := c.run("", "sync"); code == 0 || !strings.Contains(stderr, "no settings saved") {
-		t.Errorf("sync without settings: exit %d %s", code, stderr)
+	if code, _, stderr := c.run("", "sync"); code == 0 || !strings.Contains(stderr, "no database at") {
+		t.Errorf("sync without a database: exit %d %s", code, stderr)
 	}
 }
 

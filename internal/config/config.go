@@ -5,6 +5,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -409,6 +410,9 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
+// MaxFileSize is the largest settings file ParseFile reads (1 MiB).
+const MaxFileSize = 1 << 20
+
 // File is the JSON shape of `dirsync config import/export`.
 type File struct {
 	Directory *fileDirectory `json:"directory"`
@@ -487,7 +491,14 @@ func (k Kept) Has(path string) bool {
 
 // ParseFileKeep is ParseFile reporting every kept secret.
 func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return s, keep, fmt.Errorf("settings file: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return s, keep, fmt.Errorf("settings file: larger than the %d MiB limit; a settings file is a few KiB, so check that this is the right file", MaxFileSize>>20)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {

@@ -77,17 +77,31 @@ func deriveKey(master []byte, info string, n int) []byte {
 	return out
 }
 
-// loadMasterKey finds, reads or creates the master key.
-func loadMasterKey(dbPath, optFile string) (*masterKey, error) {
-	info := KeyInfo{}
+// keySource says where the master key file is and who named it.
+func keySource(dbPath, optFile string) (path, source string) {
 	switch {
 	case optFile != "":
-		info.Path, info.Source = optFile, "option"
+		return optFile, "option"
 	case os.Getenv(KeyEnv) != "":
-		info.Path, info.Source = os.Getenv(KeyEnv), "env"
-	default:
-		info.Path, info.Source = filepath.Join(filepath.Dir(dbPath), DefaultKeyFileName), "default"
+		return os.Getenv(KeyEnv), "env"
 	}
+	return filepath.Join(filepath.Dir(dbPath), DefaultKeyFileName), "default"
+}
+
+// keyPathFor is the key file's path as the user should see it.
+func keyPathFor(dbPath, optFile string) string {
+	p, _ := keySource(dbPath, optFile)
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// loadMasterKey finds and reads the master key, creating the default key
+// file when it is missing and create is true.
+func loadMasterKey(dbPath, optFile string, create bool) (*masterKey, error) {
+	info := KeyInfo{}
+	info.Path, info.Source = keySource(dbPath, optFile)
 	abs, err := filepath.Abs(info.Path)
 	if err != nil {
 		return nil, fmt.Errorf("store: secret key file %s: %w", info.Path, err)
@@ -95,7 +109,7 @@ func loadMasterKey(dbPath, optFile string) (*masterKey, error) {
 	info.Path = abs
 
 	raw, err := readKeyFile(abs, &info)
-	if errors.Is(err, os.ErrNotExist) && info.Source == "default" {
+	if errors.Is(err, os.ErrNotExist) && info.Source == "default" && create {
 		raw, err = createKeyFile(abs)
 		info.Created = err == nil
 		if errors.Is(err, os.ErrExist) { // another process created it first

@@ -60,7 +60,21 @@ type Options struct {
 	// Logger receives warnings (e.g. a key file readable by others). Nil
 	// discards them.
 	Logger *slog.Logger
+	// MustExist refuses to create anything: a missing database is
+	// ErrNoDatabase and a missing key file an error, instead of a new empty
+	// database and a new key. Commands that only read use it, so a mistyped
+	// path is reported rather than answered with "0 runs".
+	MustExist bool
 }
+
+// ErrNoDatabase is returned (wrapped, with the path) by Open with
+// Options.MustExist when the database file does not exist.
+var ErrNoDatabase = errors.New("no database")
+
+// ErrKeyMissing is returned (wrapped, with both paths) by Open when the key
+// file is missing but the database holds secrets sealed with a key: a new
+// key could never open them, so none is created.
+var ErrKeyMissing = errors.New("the secret key file is missing")
 
 // Store is an open dirsync database. It is safe for concurrent use.
 type Store struct {
@@ -79,9 +93,10 @@ const (
 	readConns     = 4
 )
 
-// Open opens (creating if needed) the database at path, creates missing
-// parent folders with mode 0700, loads or creates the master key and applies
-// pending migrations.
+// Open opens (creating if needed, unless Options.MustExist) the database at
+// path, creates missing parent folders with mode 0700, applies pending
+// migrations and loads the master key. A missing key file is created only
+// when the database holds no sealed secret yet.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: open: the database path is empty")
@@ -90,22 +105,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+	if opts.MustExist {
+		if fi, err := os.Stat(abs); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w at %s", ErrNoDatabase, abs)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create the database folder: %w", err)
 	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	key, err := loadMasterKey(abs, opts.KeyFile)
-	if err != nil {
-		return nil, err
-	}
-	if key.info.Warning != "" {
-		logger.Warn("secret key file", "path", key.info.Path, "warning", key.info.Warning)
-	}
 
-	s := &Store{path: abs, key: key, log: logger, now: time.Now}
+	s := &Store{path: abs, log: logger, now: time.Now}
 	s.w, err = sqlx.Open("sqlite", dsn(abs, false))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
@@ -129,6 +141,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
+	var sealed bool
+	if err := s.w.GetContext(ctx, &sealed, `SELECT EXISTS (SELECT 1 FROM secrets)`); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("store: check secrets: %w", err)
+	}
+	s.key, err = loadMasterKey(abs, opts.KeyFile, !opts.MustExist && !sealed)
+	if err != nil {
+		s.w.Close()
+		if errors.Is(err, os.ErrNotExist) && sealed {
+			return nil, fmt.Errorf("%w: %s does not exist, but the database %s holds secrets sealed with it; restore the key file from your backup (or point %s at it) — a new key could not read them", ErrKeyMissing, keyPathFor(abs, opts.KeyFile), abs, KeyEnv)
+		}
+		return nil, err
+	}
+	if s.key.info.Warning != "" {
+		logger.Warn("secret key file", "path", s.key.info.Path, "warning", s.key.info.Warning)
+	}
 	s.r, err = sqlx.Open("sqlite", dsn(abs, true))
 	if err != nil {
 		s.w.Close()
@@ -148,7 +176,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		// Opening still succeeds so that an admin can re-enter the secrets;
 		// LoadSettings reports the mismatch.
 		s.key.info.Mismatch = true
-		logger.Warn("secret key", "path", key.info.Path, "error", err.Error())
+		logger.Warn("secret key", "path", s.key.info.Path, "error", err.Error())
 	}
 	return s, nil
 }

@@ -209,6 +209,10 @@ type Timings struct {
 // ErrLocked is returned when another run of the profile holds the lock.
 var ErrLocked = store.ErrLocked
 
+// ErrNoSettings is returned by a run of a profile that has no settings yet.
+// Like a config.FieldErrors, it is a settings problem (the CLI's exit 5).
+var ErrNoSettings = errors.New("no settings saved yet: import a settings file (dirsync config import) or fill in Settings in the console")
+
 // Run does one run of profile. The returned error is the run's failure (the
 // result still holds the failed run record when one was stored), or
 // ErrLocked when another run is going on. A run held by the deletion guard
@@ -533,7 +537,7 @@ func (e *Engine) settings(ctx context.Context, profileID int64, override *config
 	}
 	if override == nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return config.Settings{}, errors.New("no settings saved yet: import a settings file (dirsync config import) or fill in Settings in the console")
+			return config.Settings{}, ErrNoSettings
 		}
 		if verr := saved.Validate(true); verr != nil {
 			return config.Settings{}, verr
