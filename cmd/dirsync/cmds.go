@@ -68,7 +68,7 @@ func (e *env) configImport(file string) error {
 		return err
 	}
 	defer st.Close()
-	if keep.Token || keep.ClientSecret || keep.Webhooks {
+	if keep.Any() {
 		saved, err := st.LoadSettings(e.ctx, store.DefaultProfile)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/directory/okta/oauthkey"
 )
 
 // Settings is everything one sync profile needs.
@@ -83,7 +84,16 @@ type Directory struct {
 type Okta struct {
 	OrgURL string `json:"orgUrl"`
 	// Token is the SSWS API token. Write-only: never shown, never logged.
+	// Either Token or ClientID + PrivateKey (an OAuth 2.0 service app).
 	Token Secret `json:"token"`
+	// ClientID is the client ID of an OAuth 2.0 "API Services" app.
+	ClientID string `json:"clientId,omitempty"`
+	// PrivateKey is that app's private key in PEM (PKCS#8, PKCS#1 RSA or
+	// EC P-256). Write-only like the token.
+	PrivateKey Secret `json:"privateKey"`
+	// KeyID is the key's kid in the app, optional (needed when the app
+	// has more than one key).
+	KeyID string `json:"keyId,omitempty"`
 	// Concurrency bounds parallel member reads (default 4).
 	Concurrency int `json:"concurrency,omitempty"`
 	// RateLimitShare is the share (0–1] of each Okta rate-limit bucket
@@ -93,6 +103,10 @@ type Okta struct {
 	// membership cache) at least this often (default 24).
 	FullReadHours int `json:"fullReadHours,omitempty"`
 }
+
+// UsesOAuth reports whether the settings name an OAuth service app
+// rather than an API token.
+func (o Okta) UsesOAuth() bool { return o.ClientID != "" || o.PrivateKey.IsSet() }
 
 // Bitwarden holds the organization API key and server.
 type Bitwarden struct {
@@ -130,6 +144,8 @@ const (
 	ServerEU               = "eu"
 	RedactedSecret         = "[REDACTED]"
 	maxTokenLen            = 4096
+	maxPrivateKeyLen       = 16 << 10
+	maxClientIDLen         = 200
 	maxFilterLen           = 4096
 	organizationIDPrefix   = "organization."
 	organizationIDExampleS = "organization.1b2c3d4e-…"
@@ -195,6 +211,9 @@ const (
 	FieldDirectoryType   = "directory.type"
 	FieldOktaOrgURL      = "okta.orgUrl"
 	FieldOktaToken       = "okta.token"
+	FieldOktaClientID    = "okta.clientId"
+	FieldOktaPrivateKey  = "okta.privateKey"
+	FieldOktaKeyID       = "okta.keyId"
 	FieldOktaConcurrency = "okta.concurrency"
 	FieldOktaShare       = "okta.rateLimitShare"
 	FieldBWServer        = "bitwarden.server"
@@ -216,6 +235,15 @@ func (s *Settings) Normalize() {
 	s.Directory.Type = strings.ToLower(strings.TrimSpace(s.Directory.Type))
 	s.Directory.Okta.OrgURL = strings.TrimRight(strings.TrimSpace(s.Directory.Okta.OrgURL), "/")
 	s.Directory.Okta.Token = Secret(strings.TrimSpace(string(s.Directory.Okta.Token)))
+	s.Directory.Okta.ClientID = strings.TrimSpace(s.Directory.Okta.ClientID)
+	s.Directory.Okta.KeyID = strings.TrimSpace(s.Directory.Okta.KeyID)
+	if pk := strings.TrimSpace(string(s.Directory.Okta.PrivateKey)); pk != "" {
+		// PEM ends with a newline; a pasted key may have lost it or gained
+		// Windows line ends.
+		s.Directory.Okta.PrivateKey = Secret(strings.ReplaceAll(pk, "\r\n", "\n") + "\n")
+	} else {
+		s.Directory.Okta.PrivateKey = ""
+	}
 	if s.Directory.Okta.Concurrency == 0 {
 		s.Directory.Okta.Concurrency = DefaultConcurrency
 	}
@@ -257,11 +285,7 @@ func (s Settings) Validate(requireSecrets bool) error {
 	if err := ValidateBaseURL(s.Directory.Okta.OrgURL); err != nil {
 		fe[FieldOktaOrgURL] = err.Error() + ` (example: "https://acme.okta.com")`
 	}
-	if requireSecrets && !s.Directory.Okta.Token.IsSet() {
-		fe[FieldOktaToken] = "the Okta API token is required (Okta admin console → Security → API → Tokens)"
-	} else if len(s.Directory.Okta.Token) > maxTokenLen {
-		fe[FieldOktaToken] = "the Okta API token is too long"
-	}
+	validateOktaAuth(s.Directory.Okta, requireSecrets, fe)
 	if c := s.Directory.Okta.Concurrency; c < 1 || c > MaxConcurrency {
 		fe[FieldOktaConcurrency] = fmt.Sprintf("must be between 1 and %d (got %d)", MaxConcurrency, c)
 	}
@@ -315,6 +339,47 @@ func (s Settings) Validate(requireSecrets bool) error {
 		return nil
 	}
 	return fe
+}
+
+// validateOktaAuth checks that the settings hold exactly one way to
+// authenticate to Okta: an API token, or a service app's client ID and
+// private key.
+func validateOktaAuth(o Okta, requireSecrets bool, fe FieldErrors) {
+	switch {
+	case o.Token.IsSet() && o.UsesOAuth():
+		fe[FieldOktaToken] = "give either an Okta API token or an OAuth service app (client ID and private key), not both; clear one of them"
+	case !o.UsesOAuth():
+		if requireSecrets && !o.Token.IsSet() {
+			fe[FieldOktaToken] = "the Okta API token is required (Okta admin console → Security → API → Tokens), or use an OAuth service app instead"
+		} else if len(o.Token) > maxTokenLen {
+			fe[FieldOktaToken] = "the Okta API token is too long"
+		}
+		if o.KeyID != "" {
+			fe[FieldOktaKeyID] = "a key ID is only used with an OAuth service app; clear it, or enter the app's client ID and private key"
+		}
+	default:
+		switch {
+		case o.ClientID == "":
+			fe[FieldOktaClientID] = "the service app's client ID is required (Okta admin console → Applications → the API Services app → General → Client ID)"
+		case len(o.ClientID) > maxClientIDLen || strings.ContainsAny(o.ClientID, " \t\r\n\"'<>"):
+			fe[FieldOktaClientID] = "this is not an Okta client ID; copy the Client ID from the app's General tab (it looks like 0oa1b2c3d4EXAMPLE5x7)"
+		}
+		switch {
+		case !o.PrivateKey.IsSet():
+			if requireSecrets {
+				fe[FieldOktaPrivateKey] = "the service app's private key (PEM) is required: the private half of the public key added under the app's Client Credentials"
+			}
+		case len(o.PrivateKey) > maxPrivateKeyLen:
+			fe[FieldOktaPrivateKey] = "the private key is too long for an RSA or EC key"
+		default:
+			if _, err := oauthkey.Parse(o.PrivateKey.Reveal()); err != nil {
+				fe[FieldOktaPrivateKey] = err.Error()
+			}
+		}
+		if len(o.KeyID) > maxClientIDLen || strings.ContainsAny(o.KeyID, " \t\r\n\"") {
+			fe[FieldOktaKeyID] = "this is not a key ID; copy the KID shown next to the key in the app's Client Credentials, or leave it empty"
+		}
+	}
 }
 
 // ValidateBaseURL checks a directory or self-hosted server URL: absolute,
@@ -439,7 +504,10 @@ type fileDirectory struct {
 
 type fileOkta struct {
 	OrgURL         string   `json:"orgUrl"`
-	Token          *string  `json:"token"`
+	Token          *string  `json:"token,omitempty"`
+	ClientID       string   `json:"clientId,omitempty"`
+	PrivateKey     *string  `json:"privateKey,omitempty"`
+	KeyID          string   `json:"keyId,omitempty"`
 	Concurrency    *int     `json:"concurrency,omitempty"`
 	RateLimitShare *float64 `json:"rateLimitShare,omitempty"`
 	FullReadHours  *int     `json:"fullReadHours,omitempty"`
@@ -473,7 +541,10 @@ func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) 
 }
 
 // Kept says which secrets a settings file left to the stored profile.
-type Kept struct{ Token, ClientSecret, Webhooks bool }
+type Kept struct{ Token, ClientSecret, Webhooks, PrivateKey bool }
+
+// Any reports whether any secret was left to the stored profile.
+func (k Kept) Any() bool { return k.Token || k.ClientSecret || k.Webhooks || k.PrivateKey }
 
 // Has reports whether the secret at path was left to the stored profile
 // (the keep function of CarrySecrets).
@@ -485,6 +556,8 @@ func (k Kept) Has(path string) bool {
 		return k.ClientSecret
 	case FieldWebhooks:
 		return k.Webhooks
+	case FieldOktaPrivateKey:
+		return k.PrivateKey
 	}
 	return false
 }
@@ -518,10 +591,18 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 		} else {
 			o := f.Directory.Okta
 			s.Directory.Okta.OrgURL = o.OrgURL
+			s.Directory.Okta.ClientID, s.Directory.Okta.KeyID = o.ClientID, o.KeyID
+			// A secret left out or "[REDACTED]" keeps the stored one;
+			// CarrySecrets takes only the one of the auth method in use.
 			if o.Token == nil || *o.Token == RedactedSecret {
 				keep.Token = true
 			} else {
 				s.Directory.Okta.Token = Secret(*o.Token)
+			}
+			if o.PrivateKey == nil || *o.PrivateKey == RedactedSecret {
+				keep.PrivateKey = true
+			} else {
+				s.Directory.Okta.PrivateKey = Secret(*o.PrivateKey)
 			}
 			if o.Concurrency != nil {
 				s.Directory.Okta.Concurrency = *o.Concurrency
@@ -601,7 +682,7 @@ func WriteFile(w io.Writer, s Settings) error {
 	}
 	f := File{
 		Directory: &fileDirectory{Type: s.Directory.Type, Okta: &fileOkta{
-			OrgURL: s.Directory.Okta.OrgURL, Token: red(s.Directory.Okta.Token),
+			OrgURL: s.Directory.Okta.OrgURL,
 			Concurrency: &s.Directory.Okta.Concurrency, RateLimitShare: &s.Directory.Okta.RateLimitShare,
 			FullReadHours: &s.Directory.Okta.FullReadHours,
 		}},
@@ -616,6 +697,14 @@ func WriteFile(w io.Writer, s Settings) error {
 	}
 	if s.Alerts.WebhookURLs.IsSet() {
 		f.Alerts.WebhookURLs = []string{RedactedSecret}
+	}
+	// Only the auth method in use is written, so that an import of the
+	// file keeps that method.
+	if o := s.Directory.Okta; o.UsesOAuth() {
+		f.Directory.Okta.ClientID, f.Directory.Okta.KeyID = o.ClientID, o.KeyID
+		f.Directory.Okta.PrivateKey = red(o.PrivateKey)
+	} else {
+		f.Directory.Okta.Token = red(o.Token)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -31,6 +31,10 @@ type SecretField struct {
 	// BoundName names the fields of BoundTo for messages ("the Okta org
 	// URL").
 	BoundName string
+	// Applies, when set, says whether the settings use this secret at all
+	// (the Okta token and the service app's key exclude each other): a
+	// stored secret the new settings do not use is dropped, silently.
+	Applies func(s Settings) bool
 }
 
 // SecretFields lists every secret of Settings.
@@ -40,6 +44,16 @@ var SecretFields = []SecretField{
 		Get:       func(s *Settings) *Secret { return &s.Directory.Okta.Token },
 		BoundTo:   func(s Settings) string { return s.Directory.Type + "\x00" + strings.ToLower(s.Directory.Okta.OrgURL) },
 		BoundName: "the Okta org URL",
+		Applies:   func(s Settings) bool { return !s.Directory.Okta.UsesOAuth() },
+	},
+	{
+		Path: FieldOktaPrivateKey, Name: "the service app's private key",
+		Get:       func(s *Settings) *Secret { return &s.Directory.Okta.PrivateKey },
+		BoundTo:   func(s Settings) string { return s.Directory.Type + "\x00" + strings.ToLower(s.Directory.Okta.OrgURL) },
+		BoundName: "the Okta org URL",
+		// The key is what makes settings OAuth ones; with a client ID
+		// given (the form's OAuth choice), a stored key applies.
+		Applies: func(s Settings) bool { return s.Directory.Okta.ClientID != "" },
 	},
 	{
 		Path: FieldBWClientSecret, Name: "the Bitwarden client secret",
@@ -66,7 +80,7 @@ func CarrySecrets(stored Settings, next *Settings, keep func(path string) bool) 
 	var fe FieldErrors
 	for _, f := range SecretFields {
 		dst := f.Get(next)
-		if dst.IsSet() || !keep(f.Path) {
+		if dst.IsSet() || !keep(f.Path) || (f.Applies != nil && !f.Applies(b)) {
 			continue
 		}
 		old := *f.Get(&stored)

@@ -17,6 +17,7 @@ const (
 	secretOktaToken      = config.FieldOktaToken
 	secretBWClientSecret = config.FieldBWClientSecret
 	secretWebhooks       = config.FieldWebhooks
+	secretOktaPrivateKey = config.FieldOktaPrivateKey
 )
 
 // Field paths without a config.Field* constant.
@@ -105,18 +106,17 @@ func loadSettingsTx(ctx context.Context, tx *sqlx.Tx, profileID int64) (config.S
 		return config.Settings{}, false, fmt.Errorf("store: decode settings of profile %d: %w", profileID, err)
 	}
 	// Stored JSON never holds secrets; make sure nothing slipped in.
-	st.Directory.Okta.Token, st.Bitwarden.ClientSecret, st.Alerts.WebhookURLs = "", "", ""
+	for _, f := range config.SecretFields {
+		*f.Get(&st) = ""
+	}
 	return st, true, nil
 }
 
 func setSecret(st *config.Settings, name string, v config.Secret) {
-	switch name {
-	case secretOktaToken:
-		st.Directory.Okta.Token = v
-	case secretBWClientSecret:
-		st.Bitwarden.ClientSecret = v
-	case secretWebhooks:
-		st.Alerts.WebhookURLs = v
+	for _, f := range config.SecretFields {
+		if f.Path == name {
+			*f.Get(st) = v
+		}
 	}
 }
 
@@ -166,7 +166,9 @@ func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Set
 		}
 
 		plain := st
-		plain.Directory.Okta.Token, plain.Bitwarden.ClientSecret, plain.Alerts.WebhookURLs = "", "", ""
+		for _, f := range config.SecretFields {
+			*f.Get(&plain) = ""
+		}
 		js, err := json.Marshal(plain)
 		if err != nil {
 			return fmt.Errorf("store: encode settings of profile %d: %w", profileID, err)
@@ -176,11 +178,10 @@ func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Set
 			string(js), now, profileID); err != nil {
 			return fmt.Errorf("store: save settings of profile %d: %w", profileID, err)
 		}
-		for _, sec := range []struct {
-			name string
-			v    config.Secret
-		}{{secretOktaToken, st.Directory.Okta.Token}, {secretBWClientSecret, st.Bitwarden.ClientSecret}, {secretWebhooks, st.Alerts.WebhookURLs}} {
-			if err := s.putSecretTx(ctx, tx, profileID, sec.name, sec.v, now); err != nil {
+		// Each secret sealed in its own row, named by its field path (the
+		// associated data binds a row to its name and profile).
+		for _, f := range config.SecretFields {
+			if err := s.putSecretTx(ctx, tx, profileID, f.Path, *f.Get(&st), now); err != nil {
 				return err
 			}
 		}
@@ -235,6 +236,9 @@ func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
 	add(a.Directory.Type != b.Directory.Type, config.FieldDirectoryType)
 	add(a.Directory.Okta.OrgURL != b.Directory.Okta.OrgURL, config.FieldOktaOrgURL)
 	add(secretChanged(secretOktaToken, a.Directory.Okta.Token, b.Directory.Okta.Token), config.FieldOktaToken)
+	add(a.Directory.Okta.ClientID != b.Directory.Okta.ClientID, config.FieldOktaClientID)
+	add(secretChanged(secretOktaPrivateKey, a.Directory.Okta.PrivateKey, b.Directory.Okta.PrivateKey), config.FieldOktaPrivateKey)
+	add(a.Directory.Okta.KeyID != b.Directory.Okta.KeyID, config.FieldOktaKeyID)
 	add(a.Directory.Okta.Concurrency != b.Directory.Okta.Concurrency, config.FieldOktaConcurrency)
 	add(a.Directory.Okta.RateLimitShare != b.Directory.Okta.RateLimitShare, config.FieldOktaShare)
 	add(a.Bitwarden.Server != b.Bitwarden.Server, config.FieldBWServer)

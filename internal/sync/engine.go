@@ -132,9 +132,11 @@ func New(st Store, version string) *Engine {
 		Version:     version,
 	}
 	e.NewSource = func(s config.Settings) (directory.Source, error) {
+		token, oauth := OktaAuth(s)
 		return okta.New(okta.Config{
 			OrgURL:         s.Directory.Okta.OrgURL,
-			Token:          s.Directory.Okta.Token.Reveal(),
+			Token:          token,
+			OAuth:          oauth,
 			Concurrency:    s.Directory.Okta.Concurrency,
 			RateLimitShare: s.Directory.Okta.RateLimitShare,
 			UserAgent:      "dirsync/" + e.Version,
@@ -154,6 +156,16 @@ func New(st Store, version string) *Engine {
 		})
 	}
 	return e
+}
+
+// OktaAuth returns the Okta credentials of settings for okta.Config:
+// the API token, or the OAuth service app.
+func OktaAuth(s config.Settings) (token string, oauth *okta.OAuth) {
+	o := s.Directory.Okta
+	if o.UsesOAuth() {
+		return "", &okta.OAuth{ClientID: o.ClientID, PrivateKey: o.PrivateKey.Reveal(), KeyID: o.KeyID}
+	}
+	return o.Token.Reveal(), nil
 }
 
 func defaultHolder() string {

@@ -61,7 +61,8 @@ func newHarnessWith(t *testing.T, org *oktatest.Org, mod func(*config.Settings),
 		if s.Directory.Okta.OrgURL != h.okta.URL {
 			return base(s)
 		}
-		return okta.New(okta.Config{OrgURL: s.Directory.Okta.OrgURL, Token: s.Directory.Okta.Token.Reveal(),
+		token, oauth := OktaAuth(s)
+		return okta.New(okta.Config{OrgURL: s.Directory.Okta.OrgURL, Token: token, OAuth: oauth,
 			Concurrency: s.Directory.Okta.Concurrency, RateLimitShare: s.Directory.Okta.RateLimitShare,
 			BackoffBase: time.Millisecond, MaxRetries: 2})
 	}
