@@ -682,7 +682,7 @@ func WriteFile(w io.Writer, s Settings) error {
 	}
 	f := File{
 		Directory: &fileDirectory{Type: s.Directory.Type, Okta: &fileOkta{
-			OrgURL: s.Directory.Okta.OrgURL,
+			OrgURL:      s.Directory.Okta.OrgURL,
 			Concurrency: &s.Directory.Okta.Concurrency, RateLimitShare: &s.Directory.Okta.RateLimitShare,
 			FullReadHours: &s.Directory.Okta.FullReadHours,
 		}},
