@@ -1,6 +1,6 @@
 // Package auth holds the console's credential rules: argon2id password
-// hashes in PHC string form, the password policy, and the failed-login
-// throttle. It knows nothing about HTTP or storage.
+// hashes in PHC string form and the password policy. It knows nothing
+// about HTTP or storage (the failed-login throttle is in the store).
 package auth
 
 import (

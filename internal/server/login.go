@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/auth"
 	"github.com/dirsync/dirsync/internal/store"
@@ -12,6 +15,26 @@ import (
 // wrongCredentials is the one message for an unknown user and a wrong
 // password, so the form does not reveal which names exist.
 const wrongCredentials = "wrong username or password"
+
+// errBusy says every hashing slot stayed taken for Config.HashWait.
+var errBusy = errors.New("the console is busy checking other logins; try again in a few seconds")
+
+// withHashSlot runs fn (an argon2 hashing) once one of the bounded slots
+// is free, waiting at most Config.HashWait: argon2id takes ~19 MiB per
+// call, so without a bound a burst of logins takes memory without limit.
+func (s *Server) withHashSlot(ctx context.Context, fn func() error) error {
+	t := time.NewTimer(s.cfg.HashWait)
+	defer t.Stop()
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-t.C:
+		return errBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.hashSlots }()
+	return fn()
+}
 
 // loginShow shows the login form; a logged-in admin goes straight on.
 func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +49,9 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, s.page(r, "Log in", ""), web.LoginPage(web.LoginForm{Next: next}))
 }
 
-// loginSubmit checks the throttle, then the password, and opens a session.
+// loginSubmit reserves the attempt in the throttle (it counts as a failure
+// until the password proves right), checks the password in a bounded
+// hashing slot, and opens a session.
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := parseForm(w, r); err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
@@ -36,58 +61,83 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	next := localPath(r.PostFormValue("next"))
 	addr := remoteAddr(r)
+	ctx := r.Context()
 	fail := func(status int, msg string) {
 		s.render(w, r, status, s.page(r, "Log in", ""),
 			web.LoginPage(web.LoginForm{Username: username, Next: next, Error: msg}))
 	}
-	if err := s.throttle.Allow(username, addr); err != nil {
-		s.log.Warn("login throttled", "remote", addr)
-		w.Header().Set("Retry-After", retryAfterSeconds(err))
-		fail(http.StatusTooManyRequests, err.Error())
+	id, wait, err := s.logins.ReserveLogin(ctx, username, addr, s.now(), s.cfg.LoginLimits)
+	if err != nil {
+		s.serverError(w, r, err)
 		return
 	}
-	a, err := s.admins.GetAdmin(r.Context(), username)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if wait > 0 {
+		s.log.Warn("login throttled", "remote", addr)
+		w.Header().Set("Retry-After", itoa(max(1, int(wait.Seconds()))))
+		fail(http.StatusTooManyRequests, throttledMessage(wait))
+		return
+	}
+	a, err := s.admins.GetAdmin(ctx, username)
+	unknown := errors.Is(err, store.ErrNotFound)
+	if err != nil && !unknown {
+		s.serverError(w, r, err)
+		return
+	}
+	hash := a.PasswordHash
+	if unknown {
 		// Spend the same time as a real check.
-		_ = auth.Verify(password, s.dummyHash)
-		s.throttle.Fail(username, addr)
+		hash = s.dummyHash
+	}
+	var verr error
+	if err := s.withHashSlot(ctx, func() error { verr = auth.Verify(password, hash); return nil }); err != nil {
+		// The password was never checked: the attempt does not count.
+		if rerr := s.logins.ReleaseLogin(context.WithoutCancel(ctx), id); rerr != nil {
+			s.log.Warn("release login reservation", "err", rerr)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("login refused: hashing slots busy", "remote", addr)
+		w.Header().Set("Retry-After", "5")
+		fail(http.StatusTooManyRequests, errBusy.Error())
+		return
+	}
+	switch {
+	case unknown:
 		// The name is not logged: people type passwords into it.
 		s.log.Warn("login failed", "remote", addr, "reason", "unknown user")
 		s.addAudit(r, "", "admin.login_failed", "unknown user name")
 		fail(http.StatusUnauthorized, wrongCredentials)
 		return
-	case err != nil:
-		s.serverError(w, r, err)
-		return
-	}
-	if err := auth.Verify(password, a.PasswordHash); err != nil {
-		if !errors.Is(err, auth.ErrMismatch) {
-			s.log.Error("stored password hash unreadable", "user", username, "err", err)
+	case verr != nil:
+		if !errors.Is(verr, auth.ErrMismatch) {
+			s.log.Error("stored password hash unreadable", "user", username, "err", verr)
 		}
-		s.throttle.Fail(username, addr)
 		s.log.Warn("login failed", "user", username, "remote", addr, "reason", "wrong password")
 		s.addAudit(r, username, "admin.login_failed", "wrong password")
 		fail(http.StatusUnauthorized, wrongCredentials)
 		return
 	}
-	s.throttle.Succeed(username)
-	now := s.now()
-	hash := a.PasswordHash
+	if err := s.logins.LoginSucceeded(ctx, id, username, addr); err != nil {
+		s.log.Warn("clear login failures", "user", username, "err", err)
+	}
 	if auth.NeedsRehash(hash, s.cfg.Argon) {
-		if h, err := auth.Hash(password, s.cfg.Argon); err == nil {
-			if err := s.admins.SetAdminPassword(r.Context(), username, h); err == nil {
-				hash = h
-			} else {
+		var h string
+		herr := s.withHashSlot(ctx, func() (err error) { h, err = auth.Hash(password, s.cfg.Argon); return err })
+		if herr == nil {
+			if err := s.admins.UpgradeAdminHash(ctx, username, h); err != nil {
 				s.log.Warn("upgrade password hash", "user", username, "err", err)
 			}
 		}
 	}
-	if err := s.admins.TouchAdminLogin(r.Context(), a.ID, now); err != nil {
+	if err := s.admins.TouchAdminLogin(ctx, a.ID, s.now()); err != nil {
 		s.log.Warn("record login time", "user", username, "err", err)
 	}
+	if err := s.startSession(r, a); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	s.addAudit(r, username, "admin.login", "")
-	sessionFrom(r).login(username, a.ID, hash, now.Unix())
 	s.redirect(w, r, orRoot(next))
 }
 
@@ -98,14 +148,20 @@ func orRoot(p string) string {
 	return p
 }
 
-func retryAfterSeconds(err error) string {
-	var te *auth.ThrottledError
-	if errors.As(err, &te) {
-		secs := int(te.RetryAfter.Seconds())
-		if secs < 1 {
-			secs = 1
+// throttledMessage says how long until one more attempt is allowed.
+func throttledMessage(wait time.Duration) string {
+	if wait < time.Minute {
+		secs := max(1, int((wait+time.Second-1)/time.Second))
+		unit := "seconds"
+		if secs == 1 {
+			unit = "second"
 		}
-		return itoa(secs)
+		return fmt.Sprintf("too many failed attempts; try again in %d %s", secs, unit)
 	}
-	return "60"
+	m := int((wait + time.Minute - 1) / time.Minute)
+	unit := "minutes"
+	if m == 1 {
+		unit = "minute"
+	}
+	return fmt.Sprintf("too many failed attempts; try again in %d %s", m, unit)
 }

@@ -62,8 +62,16 @@ type Config struct {
 	// Argon are the password-hashing costs for new hashes (default
 	// auth.DefaultParams; tests use auth.TestParams).
 	Argon auth.Params
-	// Throttle overrides the failed-login limits (zero: auth's defaults).
-	Throttle auth.ThrottleConfig
+	// LoginLimits override the failed-login limits (zero:
+	// store.DefaultLoginLimits).
+	LoginLimits store.LoginLimits
+	// MaxConcurrentHashes bounds the password hashings (logins, setup,
+	// password changes) running at once; each takes about 19 MiB with the
+	// default argon2 costs (default 4).
+	MaxConcurrentHashes int
+	// HashWait is how long a login waits for a free hashing slot before it
+	// is answered 429 (default 3 s).
+	HashWait time.Duration
 	// Engine runs syncs and test reads; Worker runs the schedule. Both are
 	// required by `dirsync serve`; handler tests of pages that do not use
 	// them may leave them nil.
@@ -83,8 +91,29 @@ type AdminStore interface {
 	CountAdmins(ctx context.Context) (int, error)
 	CreateAdmin(ctx context.Context, username, passwordHash string) (store.Admin, error)
 	GetAdmin(ctx context.Context, username string) (store.Admin, error)
-	SetAdminPassword(ctx context.Context, username, passwordHash string) error
+	UpgradeAdminHash(ctx context.Context, username, passwordHash string) error
+	ChangeAdminPassword(ctx context.Context, username, passwordHash, keepSession string) error
 	TouchAdminLogin(ctx context.Context, id int64, at time.Time) error
+	ListAdmins(ctx context.Context) ([]store.Admin, error)
+	DeleteAdmin(ctx context.Context, username string) error
+}
+
+// SessionStore keeps the console's sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, se store.Session) error
+	GetSession(ctx context.Context, id string) (store.Session, error)
+	ListSessions(ctx context.Context, adminID int64) ([]store.Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteSessionsOf(ctx context.Context, adminID int64, keep string) (int, error)
+	DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore time.Time) error
+}
+
+// LoginStore keeps the failed-login throttle.
+type LoginStore interface {
+	ReserveLogin(ctx context.Context, username, addr string, now time.Time, lim store.LoginLimits) (int64, time.Duration, error)
+	LoginSucceeded(ctx context.Context, id int64, username, addr string) error
+	ReleaseLogin(ctx context.Context, id int64) error
 }
 
 // SettingsStore is what the settings page needs.
@@ -107,6 +136,8 @@ type KeyDeriver interface {
 // satisfies it.
 type Store interface {
 	AdminStore
+	SessionStore
+	LoginStore
 	SettingsStore
 	AuditLog
 	KeyDeriver
@@ -129,7 +160,11 @@ type Server struct {
 	streams  streams
 	previews *previewCache
 	cookies  *sessions.CookieStore
-	throttle *auth.Throttle
+	// sessionStore and logins keep sessions and the login throttle.
+	sessionStore SessionStore
+	logins       LoginStore
+	// hashSlots bounds concurrent argon2 work (a token per hashing).
+	hashSlots chan struct{}
 	// dummyHash is verified against when a user name does not exist, so a
 	// login takes as long for unknown names as for wrong passwords.
 	dummyHash string
@@ -159,22 +194,30 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Argon == (auth.Params{}) {
 		cfg.Argon = auth.DefaultParams
 	}
-	if cfg.Throttle.Now == nil {
-		cfg.Throttle.Now = cfg.Now
+	if cfg.LoginLimits == (store.LoginLimits{}) {
+		cfg.LoginLimits = store.DefaultLoginLimits
+	}
+	if cfg.MaxConcurrentHashes <= 0 {
+		cfg.MaxConcurrentHashes = 4
+	}
+	if cfg.HashWait <= 0 {
+		cfg.HashWait = 3 * time.Second
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		admins:   st,
-		settings: st,
-		audit:    st,
-		runs:     st,
-		engine:   cfg.Engine,
-		worker:   cfg.Worker,
-		alerts:   cfg.Alerts,
-		throttle: auth.NewThrottle(cfg.Throttle),
-		previews: newPreviewCache(cfg.Now),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		admins:       st,
+		settings:     st,
+		audit:        st,
+		runs:         st,
+		engine:       cfg.Engine,
+		worker:       cfg.Worker,
+		alerts:       cfg.Alerts,
+		sessionStore: st,
+		logins:       st,
+		hashSlots:    make(chan struct{}, cfg.MaxConcurrentHashes),
+		previews:     newPreviewCache(cfg.Now),
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/sessions"
 
@@ -16,25 +18,32 @@ import (
 
 const sessionCookie = "dirsync_session"
 
-// Session values. The cookie is signed and encrypted with keys derived
-// from the master key, so its content is neither readable nor forgeable.
+// Cookie values. The cookie is signed and encrypted with keys derived from
+// the master key; it carries only a random session token and pending
+// flashes. Who is logged in, since when and from where is a row in the
+// sessions table, found by the token's hash: deleting the row (logout,
+// "sign out everywhere else", a password change, the admin's removal)
+// ends the session at once, whatever copies of the cookie exist.
 const (
-	keyUser  = "user"  // string: admin user name
-	keyUID   = "uid"   // int64: admin id
-	keyPwFP  = "pwfp"  // string: fingerprint of the password hash
-	keyLogin = "login" // int64: unix seconds of the login
-	keySeen  = "seen"  // int64: unix seconds of the last request
+	keySID   = "sid"   // string: the session token (base64url, 32 random bytes)
 	keyFlash = "flash" // []string: "kind\x00message"
 )
+
+// touchEvery is how stale a session's last-seen time may get before a
+// request writes it again: idle timeouts are in minutes, and a write per
+// request would queue every page behind the one SQLite writer.
+const touchEvery = time.Minute
 
 // reqSession is the session of one request. Handlers change it through
 // the helpers below; the cookie is written just before the response
 // headers, once, and only if something changed.
 type reqSession struct {
-	sess   *sessions.Session
-	dirty  bool
-	user   string // logged-in admin, "" when anonymous or expired
-	secure bool
+	sess    *sessions.Session
+	dirty   bool
+	user    string // logged-in admin, "" when anonymous or expired
+	adminID int64
+	id      string // the sessions row (store.SessionID of the token)
+	secure  bool
 }
 
 func sessionFrom(r *http.Request) *reqSession {
@@ -46,14 +55,6 @@ func sessionFrom(r *http.Request) *reqSession {
 	return rs
 }
 
-// passwordFingerprint ties a session to the password it was opened with:
-// changing the password (for example with `dirsync admin`) ends every
-// session opened before.
-func passwordFingerprint(hash string) string {
-	sum := sha256.Sum256([]byte("dirsync-session\x00" + hash))
-	return hex.EncodeToString(sum[:8])
-}
-
 // isSecure reports whether the session cookie must be Secure: the request
 // came over TLS, or the public URL is https. X-Forwarded-Proto is not
 // trusted; behind a TLS-terminating proxy, set PublicURL to the https URL.
@@ -61,25 +62,40 @@ func (s *Server) isSecure(r *http.Request) bool {
 	return r.TLS != nil || (s.public != nil && s.public.Scheme == "https")
 }
 
-// withSession loads the session cookie, ends it when it is idle or too old
-// (with a flash saying so), and refreshes its last-seen time.
+// withSession loads the session cookie and, when it names a session,
+// that session's row: a row that is gone (logged out elsewhere, password
+// changed, admin removed) or idle or too old ends the login, with a flash
+// saying so. A live session's last-seen time is refreshed.
 func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A cookie that fails to decode (old keys, tampering) yields a new
 		// empty session; nothing else to do.
 		sess, _ := s.cookies.New(r, sessionCookie)
 		rs := &reqSession{sess: sess, secure: s.isSecure(r)}
-		if user, _ := sess.Values[keyUser].(string); user != "" {
-			now := s.now().Unix()
-			seen, _ := sess.Values[keySeen].(int64)
-			login, _ := sess.Values[keyLogin].(int64)
-			if now-seen > int64(s.cfg.SessionIdle.Seconds()) || now-login > int64(s.cfg.SessionMax.Seconds()) {
+		if tok, _ := sess.Values[keySID].(string); tok != "" {
+			id := store.SessionID(tok)
+			se, err := s.sessionStore.GetSession(r.Context(), id)
+			now := s.now()
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				rs.clearLogin()
+				rs.addFlash(web.FlashInfo, "Your session has ended; log in again.")
+			case err != nil:
+				s.serverError(w, r, err)
+				return
+			case now.Sub(se.LastSeenAt) > s.cfg.SessionIdle || now.Sub(se.CreatedAt) > s.cfg.SessionMax:
+				if err := s.sessionStore.DeleteSession(r.Context(), id); err != nil {
+					s.log.Warn("end expired session", "err", err, "request_id", requestIDFrom(r.Context()))
+				}
 				rs.clearLogin()
 				rs.addFlash(web.FlashInfo, "Your session expired; log in again.")
-			} else {
-				rs.user = user
-				sess.Values[keySeen] = now
-				rs.dirty = true
+			default:
+				rs.user, rs.adminID, rs.id = se.Username, se.AdminID, id
+				if now.Sub(se.LastSeenAt) >= touchEvery {
+					if err := s.sessionStore.TouchSession(r.Context(), id, now); err != nil {
+						s.log.Warn("refresh session", "err", err, "request_id", requestIDFrom(r.Context()))
+					}
+				}
 			}
 		}
 		sw := &sessionWriter{ResponseWriter: w, s: s, r: r, rs: rs}
@@ -88,33 +104,46 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 	})
 }
 
-// requireLogin lets a request through only with a live session of an
-// admin who still exists with the same password.
+// requireLogin lets a request through only with a live session (its row,
+// and so its admin, exist: withSession checked).
 func (s *Server) requireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rs := sessionFrom(r)
-		if rs.user == "" {
-			s.loginRequired(w, r)
-			return
-		}
-		a, err := s.admins.GetAdmin(r.Context(), rs.user)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			rs.clearLogin()
-			s.loginRequired(w, r)
-			return
-		case err != nil:
-			s.serverError(w, r, err)
-			return
-		}
-		if fp, _ := rs.sess.Values[keyPwFP].(string); fp != passwordFingerprint(a.PasswordHash) {
-			rs.clearLogin()
-			rs.addFlash(web.FlashInfo, "Your password was changed; log in again.")
+		if sessionFrom(r).user == "" {
 			s.loginRequired(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// startSession opens a new session for an admin who just proved the
+// password: a new random token (never one the browser brought, so a
+// planted cookie cannot be logged in), its row, and the cookie.
+func (s *Server) startSession(r *http.Request, a store.Admin) error {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("server: session token: %w", err)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	now := s.now()
+	se := store.Session{ID: store.SessionID(tok), AdminID: a.ID, CreatedAt: now, LastSeenAt: now,
+		RemoteAddr: remoteAddr(r), UserAgent: r.UserAgent()}
+	// Expired rows of anyone are swept here, the one moment sessions grow.
+	if err := s.sessionStore.DeleteStaleSessions(r.Context(), now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMax)); err != nil {
+		s.log.Warn("sweep expired sessions", "err", err)
+	}
+	if err := s.sessionStore.CreateSession(r.Context(), se); err != nil {
+		return err
+	}
+	rs := sessionFrom(r)
+	flashes := rs.sess.Values[keyFlash]
+	rs.sess.Values = map[any]any{keySID: tok}
+	if flashes != nil {
+		rs.sess.Values[keyFlash] = flashes
+	}
+	rs.user, rs.adminID, rs.id = a.Username, a.ID, se.ID
+	rs.dirty = true
+	return nil
 }
 
 // loginRequired sends an anonymous request to the login page: GETs are
@@ -143,21 +172,10 @@ func (s *Server) loginRequired(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusUnauthorized, "Log in first", "Your session ended before this request. Log in and try again.")
 }
 
-func (rs *reqSession) login(username string, id int64, passwordHash string, now int64) {
-	rs.sess.Values = map[any]any{
-		keyUser: username, keyUID: id, keyPwFP: passwordFingerprint(passwordHash),
-		keyLogin: now, keySeen: now,
-	}
-	rs.user = username
-	rs.dirty = true
-}
-
-// clearLogin ends the login but keeps pending flashes.
+// clearLogin ends the login in this cookie but keeps pending flashes.
 func (rs *reqSession) clearLogin() {
-	for _, k := range []string{keyUser, keyUID, keyPwFP, keyLogin, keySeen} {
-		delete(rs.sess.Values, k)
-	}
-	rs.user = ""
+	delete(rs.sess.Values, keySID)
+	rs.user, rs.adminID, rs.id = "", 0, ""
 	rs.dirty = true
 }
 

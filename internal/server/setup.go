@@ -83,8 +83,8 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 			web.SetupPage(web.SetupForm{State: state, Token: token, Username: username, Errors: errs}))
 		return
 	}
-	hash, err := auth.Hash(password, s.cfg.Argon)
-	if err != nil {
+	var hash string
+	if err := s.withHashSlot(r.Context(), func() (err error) { hash, err = auth.Hash(password, s.cfg.Argon); return err }); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -110,7 +110,10 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("first admin created; setup closed", "user", username)
 	s.addAudit(r, username, "admin.created", "first admin, via /setup")
-	sessionFrom(r).login(username, a.ID, hash, s.now().Unix())
+	if err := s.startSession(r, a); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	s.flash(r, web.FlashSuccess, "Admin created. Now connect Okta and Bitwarden.")
 	s.redirect(w, r, "/settings")
 }

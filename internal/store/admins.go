@@ -89,8 +89,26 @@ func (s *Store) GetAdmin(ctx context.Context, username string) (Admin, error) {
 	return a, nil
 }
 
-// SetAdminPassword replaces a console user's password hash (ErrNotFound).
+// SetAdminPassword replaces a console user's password hash and ends every
+// session it has, in one transaction (ErrNotFound): a reset password
+// leaves no session opened with the old one.
 func (s *Store) SetAdminPassword(ctx context.Context, username, passwordHash string) error {
+	return s.setAdminPassword(ctx, username, passwordHash, true, "")
+}
+
+// ChangeAdminPassword replaces a console user's password hash and ends
+// every session it has except keep (the session that changed it).
+func (s *Store) ChangeAdminPassword(ctx context.Context, username, passwordHash, keep string) error {
+	return s.setAdminPassword(ctx, username, passwordHash, true, keep)
+}
+
+// UpgradeAdminHash replaces a password hash by a stronger hash of the same
+// password (after a login); sessions stay.
+func (s *Store) UpgradeAdminHash(ctx context.Context, username, passwordHash string) error {
+	return s.setAdminPassword(ctx, username, passwordHash, false, "")
+}
+
+func (s *Store) setAdminPassword(ctx context.Context, username, passwordHash string, endSessions bool, keep string) error {
 	username = strings.TrimSpace(username)
 	if passwordHash == "" {
 		return errors.New("store: set admin password: the password hash is required")
@@ -104,6 +122,12 @@ func (s *Store) SetAdminPassword(ctx context.Context, username, passwordHash str
 			return fmt.Errorf("store: set password of admin %q: %w", username, err)
 		} else if n == 0 {
 			return fmt.Errorf("store: admin %q: %w", username, ErrNotFound)
+		}
+		if endSessions {
+			if _, err := tx.ExecContext(ctx,
+				`DELETE FROM sessions WHERE admin_id = (SELECT id FROM admins WHERE username = ?) AND id <> ?`, username, keep); err != nil {
+				return fmt.Errorf("store: end sessions of admin %q: %w", username, err)
+			}
 		}
 		return nil
 	})
