@@ -48,6 +48,17 @@ type Snapshot struct {
 	// Warnings are doubts about the read that do not stop it (a member
 	// list longer than its group's count).
 	Warnings []string `json:"warnings,omitempty"`
+	// UsersDelta is set when the read was a delta (ReadOptions.
+	// UsersChangedSince): Users then holds only the users changed since,
+	// that still match the native user filter, and UsersLeft the ids of
+	// changed users that no longer match it. The caller merges both into
+	// the user list it keeps.
+	UsersDelta bool     `json:"usersDelta,omitempty"`
+	UsersLeft  []string `json:"usersLeft,omitempty"`
+	// UsersLastUpdated is the latest lastUpdated among the users read, by
+	// the directory's own clock (zero when no user was read): the next
+	// delta starts from it, so the local clock's skew never matters.
+	UsersLastUpdated time.Time `json:"usersLastUpdated,omitzero"`
 }
 
 // Shortfall is one group whose member list came back short.
@@ -83,6 +94,14 @@ type ReadOptions struct {
 	// GroupFilter's native part is sent to the directory; its set part is
 	// applied by the source too, so members of dropped groups are never read.
 	GroupFilter Filter
+	// UsersChangedSince, when non-zero, makes the user read a delta: only
+	// users whose lastUpdated is after it are read (Okta:
+	// filter=lastUpdated gt "…", which returns every status, DEPROVISIONED
+	// too). With a native user filter F the source also reads
+	// `(F) and lastUpdated gt "…"`, so that a changed user who no longer
+	// matches F is reported in Snapshot.UsersLeft. The caller subtracts its
+	// own safety margin before passing the time.
+	UsersChangedSince time.Time
 	// Cache, when set, supplies member lists of groups whose
 	// LastMembershipUpdated has not moved since they were cached.
 	Cache MembershipCache

@@ -48,6 +48,15 @@ type RunCounts struct {
 	GroupsChanged      int `json:"groupsChanged"`
 	MembershipsAdded   int `json:"membershipsAdded"`
 	MembershipsRemoved int `json:"membershipsRemoved"`
+	// UsersRead is how many users the directory returned (all of them on
+	// a full read, the changed ones on a delta read); FullRead says which.
+	UsersRead int  `json:"usersRead,omitempty"`
+	FullRead  bool `json:"fullRead,omitempty"`
+	// PushedMembers and PushedGroups are what the push sent: the whole
+	// import on a full push (FullPush), only what changed on a delta push.
+	PushedMembers int  `json:"pushedMembers,omitempty"`
+	PushedGroups  int  `json:"pushedGroups,omitempty"`
+	FullPush      bool `json:"fullPush,omitempty"`
 }
 
 // Run is one sync run in the history.

@@ -104,7 +104,7 @@ func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 }
 
 // ClearCache forgets the pushed hash, the last body, the last full read
-// time and the membership cache, so the next run reads everything and
+// time, the membership cache, the user cache and the delta state, so the next run reads everything and
 // pushes. Run times are kept.
 func (s *Store) ClearCache(ctx context.Context, profileID int64) error {
 	return s.write(ctx, "clear cache", func(tx *sqlx.Tx) error {
@@ -120,7 +120,7 @@ func clearCacheTx(ctx context.Context, tx *sqlx.Tx, profileID int64) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM member_cache WHERE profile_id = ?`, profileID); err != nil {
 		return fmt.Errorf("store: clear membership cache of profile %d: %w", profileID, err)
 	}
-	return nil
+	return clearUserCacheTx(ctx, tx, profileID)
 }
 
 // CachedGroup is one group's member ids as last read from the directory.

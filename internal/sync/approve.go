@@ -24,6 +24,10 @@ type heldPlan struct {
 	Batches     []*bitwarden.ImportRequest `json:"batches"`
 	Removals    int                        `json:"removals"`
 	RemovalList []Removal                  `json:"removalList"`
+	// Base is, for a delta push, the hash of the last push the batches
+	// were computed against: they are only right while it is still the
+	// last push. Empty for a full push.
+	Base string `json:"base,omitempty"`
 }
 
 // approval is the held run an approval run pushes.

@@ -2,17 +2,23 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/dirsync/dirsync/internal/bitwarden"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
 // TestMembershipCacheEquivalence applies random sequences of directory
 // changes to the fake Okta and checks, after each step, that a sync using
-// the membership cache builds exactly the import a full read builds.
+// the membership cache (and the user cache) builds exactly the import a
+// full read builds — except for users Okta hard-deleted, which a delta
+// read cannot see and keeps until the next full read (delta.go explains
+// why Bitwarden ends the same; TestDeltaEquivalence checks that).
 func TestMembershipCacheEquivalence(t *testing.T) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -35,7 +41,7 @@ func TestMembershipCacheEquivalence(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d: full read: %v", step, err)
 				}
-				if res.Run.Hash != full.Plan.Hash {
+				if importHash(t, withoutVanished(res.Plan.Import, h.okta.Org())) != full.Plan.Hash {
 					t.Fatalf("step %d after %v: the cached sync's import differs from a full read's", step, did)
 				}
 				cachedTotal += res.Stats.CachedGroups
@@ -47,6 +53,30 @@ func TestMembershipCacheEquivalence(t *testing.T) {
 			t.Logf("member lists from the cache: %d, read from Okta: %d", cachedTotal, readTotal)
 		})
 	}
+}
+
+// withoutVanished drops the members the fake Okta no longer has.
+func withoutVanished(imp *bitwarden.ImportRequest, org *oktatest.Org) *bitwarden.ImportRequest {
+	out := *imp
+	out.Members = nil
+	for _, m := range imp.Members {
+		if org.User(m.ExternalID) != nil {
+			out.Members = append(out.Members, m)
+		}
+	}
+	if out.Members == nil {
+		out.Members = []bitwarden.ImportMember{}
+	}
+	return &out
+}
+
+func importHash(t *testing.T, imp *bitwarden.ImportRequest) string {
+	t.Helper()
+	h := sha256.New()
+	if err := writeImport(h, imp); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // mutate makes one random change to the fake org and says what it did.

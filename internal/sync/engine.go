@@ -62,6 +62,11 @@ type Store interface {
 	ClearCache(ctx context.Context, profileID int64) error
 	LoadMemberCache(ctx context.Context, profileID int64) (map[string]store.CachedGroup, error)
 	ReplaceMemberCache(ctx context.Context, profileID int64, groups []store.CachedGroup) error
+	GetDeltaState(ctx context.Context, profileID int64) (store.DeltaState, error)
+	LoadUserCache(ctx context.Context, profileID int64) ([]store.CachedUser, error)
+	UpdateUserCache(ctx context.Context, profileID int64, u store.UserCacheUpdate) error
+	InvalidateUserCache(ctx context.Context, profileID int64) error
+	SetPushPending(ctx context.Context, profileID int64, pending bool) error
 	LastBody(ctx context.Context, profileID int64) ([]byte, error)
 	CreateRun(ctx context.Context, r *store.Run) error
 	FinishRun(ctx context.Context, r *store.Run) error
@@ -106,6 +111,9 @@ type Engine struct {
 	// second as a cached one would not move lastMembershipUpdated.
 	// Default 5 minutes.
 	CacheSettle time.Duration
+	// DeltaMargin is how far before the latest lastUpdated of the kept
+	// user list a delta read starts (see delta.go). Default 1 minute.
+	DeltaMargin time.Duration
 	// Version goes into the User-Agent.
 	Version string
 	// OnFinish are called, in order, after every recorded run is stored
@@ -129,6 +137,7 @@ func New(st Store, version string) *Engine {
 		Holder:      defaultHolder(),
 		LockTTL:     2 * time.Minute,
 		CacheSettle: 5 * time.Minute,
+		DeltaMargin: DefaultDeltaMargin,
 		Version:     version,
 	}
 	e.NewSource = func(s config.Settings) (directory.Source, error) {
@@ -186,7 +195,8 @@ type Options struct {
 	Settings *config.Settings
 	// Progress receives this run's events (besides the engine's subscribers).
 	Progress func(Event)
-	// FullRead skips the membership cache.
+	// FullRead skips the membership cache and the user cache (and so
+	// makes the push a full one).
 	FullRead bool
 }
 
@@ -342,19 +352,34 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return finish(StatusFailed, fmt.Errorf("sync: load sync state: %w", err))
 	}
 	readStart := e.Now()
-	snap, err := e.read(ctx, profileID, settings, state, opts, emit)
+	snap, info, err := e.read(ctx, profileID, settings, state, opts, emit)
 	timings.ReadMS = e.Now().Sub(readStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
 	if err != nil {
 		return finish(StatusFailed, err)
 	}
-	res.Stats = snap.Stats
-	res.Run.Counts.OktaRequests = snap.Stats.Requests
 
 	// Plan.
 	planStart := e.Now()
 	emit(Event{Phase: "plan", Message: "Building the import"})
 	plan, err := BuildPlan(snap, settings)
+	var planErr *PlanError
+	if errors.As(err, &planErr) && info.usersDelta {
+		// A kept user the directory hard-deleted unseen can clash with a
+		// re-created account's email: only a full list can tell, so read
+		// it before refusing the plan.
+		log.Info("the plan failed after a delta read; reading the directory in full", "error", err)
+		full := opts
+		full.FullRead = true
+		snap, info, err = e.read(ctx, profileID, settings, state, full, emit)
+		if err != nil {
+			return finish(StatusFailed, err)
+		}
+		plan, err = BuildPlan(snap, settings)
+	}
+	res.Stats = snap.Stats
+	res.Run.Counts.OktaRequests += snap.Stats.Requests
+	res.Run.Counts.UsersRead, res.Run.Counts.FullRead = info.usersRead, info.full
 	if err != nil {
 		return finish(StatusFailed, err)
 	}
@@ -372,12 +397,12 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		plan.Users, plan.Groups = nil, nil
 	}
 	unchanged := state.Hash != "" && state.Hash == plan.Hash
+	var prev *bitwarden.ImportRequest
 	if unchanged {
 		// Nothing to compare: do not decode the previous import.
 		res.Changes = NoChanges()
 	} else {
 		body, err := e.store.LastBody(ctx, profileID)
-		var prev *bitwarden.ImportRequest
 		if err == nil {
 			prev, err = decompressImport(body)
 		}
@@ -386,6 +411,25 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 			prev = nil
 		}
 		res.Changes = Diff(prev, plan.Import)
+	}
+	// Delta push: with overwrite off, send only what changed since the
+	// last push (see delta.go); the plan's Import stays the whole state.
+	deltaBase := ""
+	if !unchanged && !plan.SkipPush {
+		c.FullPush = true
+		if deltaPush(settings, info, prev) {
+			plan.Batches = batches(DeltaImport(prev, plan.Import))
+			if d := plan.Batches[0]; len(plan.Batches) == 1 && len(d.Members) == 0 && len(d.Groups) == 0 {
+				plan.Batches = nil // nothing Bitwarden would act on (e.g. a group gone from Okta)
+			}
+			c.FullPush = false
+			deltaBase = state.Hash
+		}
+		c.Batches = len(plan.Batches)
+		for _, b := range plan.Batches {
+			c.PushedMembers += len(b.Members)
+			c.PushedGroups += len(b.Groups)
+		}
 	}
 	setChanges := func() {
 		res.Run.Changes, _ = json.Marshal(res.Changes)
@@ -459,6 +503,8 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	batches := plan.Batches
 	hold, why := e.guard(settings, plan, diff)
 	switch {
+	case ap != nil && ap.plan.Base != "" && ap.plan.Base != state.Hash:
+		hold, why = true, fmt.Sprintf("Bitwarden was synced since run %d was held, so what it would send is no longer the change it showed; this plan needs its own approval", ap.held.ID)
 	case ap != nil && plan.Hash != ap.plan.Hash:
 		hold, why = true, fmt.Sprintf("the directory changed since run %d was held, so this new plan needs its own approval", ap.held.ID)
 		if msg := guardMessage(settings, plan, diff); msg != "" {
@@ -477,7 +523,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return finish(StatusDryRun, nil)
 	}
 	if hold {
-		hp := heldPlan{Hash: plan.Hash, Batches: plan.Batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals}
+		hp := heldPlan{Hash: plan.Hash, Batches: plan.Batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals, Base: deltaBase}
 		if res.Run.Held, err = json.Marshal(hp); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: encode held plan: %w", err))
 		}
@@ -494,8 +540,12 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return out, ferr
 	}
 
-	// Push.
+	// Push. push_pending stays set if the push fails or the process dies,
+	// so the next push is a full one.
 	pushStart := e.Now()
+	if err := e.store.SetPushPending(ctx, profileID, true); err != nil {
+		return finish(StatusFailed, fmt.Errorf("sync: record the push start (nothing was sent): %w", err))
+	}
 	if err := e.push(ctx, pusher, batches, emit); err != nil {
 		timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
 		res.Run.Timings, _ = json.Marshal(timings)
@@ -519,6 +569,9 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		st.LastPushAt = now
 	}); err != nil {
 		return finish(StatusFailed, fmt.Errorf("sync: the import was sent but its hash could not be saved (the next run will send it again): %w", err))
+	}
+	if err := e.store.SetPushPending(context.WithoutCancel(ctx), profileID, false); err != nil {
+		log.Warn("could not record the push as complete; the next push will be a full one", "error", err)
 	}
 	return finish(StatusSuccess, nil)
 }
@@ -569,13 +622,26 @@ func (e *Engine) settings(ctx context.Context, profileID int64, override *config
 	return s, nil
 }
 
-// read reads the directory, using the membership cache unless a full read
-// is due, and refreshes the cache after a successful read.
-func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, state store.SyncState, opts Options, emit func(Event)) (*directory.Snapshot, error) {
+// readInfo says how a read went, for the push decision and the record.
+type readInfo struct {
+	// full: every user and every group's members were read from the
+	// directory; usersDelta: the users came from a delta read.
+	full, usersDelta bool
+	usersRead        int
+	// settingsChanged: the settings differ from the last read's;
+	// pushPending: the last push failed or was interrupted.
+	settingsChanged, pushPending bool
+}
+
+// read reads the directory, using the membership cache and the user cache
+// (a delta read, see delta.go) unless a full read is due, and refreshes
+// both caches after a successful read.
+func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, state store.SyncState, opts Options, emit func(Event)) (*directory.Snapshot, readInfo, error) {
+	var info readInfo
 	readStart := e.Now()
 	src, err := e.NewSource(s)
 	if err != nil {
-		return nil, fmt.Errorf("sync: directory: %w", err)
+		return nil, info, fmt.Errorf("sync: directory: %w", err)
 	}
 	ro := directory.ReadOptions{
 		Users:  s.Sync.Users,
@@ -591,21 +657,86 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 		every = e.FullReadEvery
 	}
 	fullDue := opts.FullRead || state.LastFullReadAt == nil || e.Now().Sub(*state.LastFullReadAt) >= every
+	info.full = fullDue
 	cachedGroups := -1
 	if s.Sync.Groups && !fullDue {
 		cached, cerr := e.store.LoadMemberCache(ctx, profileID)
 		if cerr != nil {
-			return nil, fmt.Errorf("sync: load membership cache: %w", cerr)
+			return nil, info, fmt.Errorf("sync: load membership cache: %w", cerr)
 		}
 		ro.Cache = memberCache(cached)
 		cachedGroups = len(cached)
 	}
+	fingerprint := readFingerprint(s)
+	ds, err := e.store.GetDeltaState(ctx, profileID)
+	if err != nil {
+		return nil, info, fmt.Errorf("sync: load delta state: %w", err)
+	}
+	// With overwrite on, a hard-deleted user must leave Bitwarden at once,
+	// and only a full list shows it (delta.go).
+	info.settingsChanged = ds.Fingerprint != fingerprint
+	info.pushPending = ds.PushPending
+	info.usersDelta = s.Sync.Users && !fullDue && !s.Sync.OverwriteExisting &&
+		ds.UsersThrough != nil && !info.settingsChanged && !info.pushPending
+	if info.usersDelta {
+		ro.UsersChangedSince = ds.UsersThrough.Add(-e.DeltaMargin)
+	}
 	snap, err := src.Read(ctx, ro)
 	if err != nil {
-		return nil, err
+		if opts.Mode != ModeTest && ds.UsersThrough != nil {
+			// Whatever failed, the next run reads in full.
+			if ierr := e.store.InvalidateUserCache(context.WithoutCancel(ctx), profileID); ierr != nil {
+				e.Logger.Warn("could not invalidate the user cache", "error", ierr)
+			}
+		}
+		return nil, info, err
 	}
-	if opts.Mode == ModeTest || !s.Sync.Groups {
-		return snap, nil
+	info.usersRead = len(snap.Users)
+	var userUpdate *store.UserCacheUpdate
+	switch {
+	case info.usersDelta:
+		kept, kerr := e.store.LoadUserCache(ctx, profileID)
+		if kerr != nil {
+			return nil, info, fmt.Errorf("sync: load user cache: %w", kerr)
+		}
+		all, upsert, remove := mergeUsers(kept, snap.Users, snap.UsersLeft)
+		snap.Users = all
+		through := *ds.UsersThrough
+		if snap.UsersLastUpdated.After(through) {
+			through = snap.UsersLastUpdated
+		}
+		if len(upsert) > 0 || len(remove) > 0 || !through.Equal(*ds.UsersThrough) {
+			userUpdate = &store.UserCacheUpdate{Upsert: upsert, Remove: remove, Through: &through, Fingerprint: fingerprint}
+		}
+	case s.Sync.Users && !s.Sync.OverwriteExisting:
+		u := &store.UserCacheUpdate{Full: true, Upsert: make([]store.CachedUser, len(snap.Users)), Fingerprint: fingerprint}
+		for i, du := range snap.Users {
+			u.Upsert[i] = cachedUser(du)
+		}
+		if !snap.UsersLastUpdated.IsZero() {
+			// No user read, no watermark: the next read is a full one.
+			u.Through = ptr(snap.UsersLastUpdated.UTC())
+		}
+		userUpdate = u
+	case info.settingsChanged:
+		// No user list to keep; remember the settings for the push.
+		userUpdate = &store.UserCacheUpdate{Full: true, Fingerprint: fingerprint}
+	}
+	if opts.Mode == ModeTest {
+		return snap, info, nil
+	}
+	if userUpdate != nil {
+		if err := e.store.UpdateUserCache(ctx, profileID, *userUpdate); err != nil {
+			return nil, info, fmt.Errorf("sync: save user cache: %w", err)
+		}
+	}
+	if !s.Sync.Groups {
+		if fullDue {
+			if err := e.markFullRead(ctx, profileID, e.Now().UTC()); err != nil {
+				return nil, info, err
+			}
+		}
+		return snap, info, nil
 	}
 	groups := make([]store.CachedGroup, 0, len(snap.Groups))
 	for _, g := range snap.Groups {
@@ -619,16 +750,23 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	unchangedCache := snap.Stats.MemberReads == 0 && cachedGroups == len(groups) && snap.Stats.CachedGroups == len(groups)
 	if !unchangedCache {
 		if err := e.store.ReplaceMemberCache(ctx, profileID, groups); err != nil {
-			return nil, fmt.Errorf("sync: save membership cache: %w", err)
+			return nil, info, fmt.Errorf("sync: save membership cache: %w", err)
 		}
 	}
 	if fullDue {
 		now := e.Now().UTC()
 		if err := e.markFullRead(ctx, profileID, now); err != nil {
-			return nil, err
+			return nil, info, err
 		}
 	}
-	return snap, nil
+	return snap, info, nil
+}
+
+// deltaPush reports whether this run may push only what changed since
+// prev, the last pushed import (see delta.go for why each case needs a
+// full push).
+func deltaPush(s config.Settings, info readInfo, prev *bitwarden.ImportRequest) bool {
+	return prev != nil && !info.full && !s.Sync.OverwriteExisting && !info.settingsChanged && !info.pushPending
 }
 
 func (e *Engine) markFullRead(ctx context.Context, profileID int64, at time.Time) error {

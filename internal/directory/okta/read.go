@@ -26,9 +26,10 @@ const statusDeprovisioned = "DEPROVISIONED"
 
 // oktaUser holds only the fields dirsync maps; the decoder skips the rest.
 type oktaUser struct {
-	ID      string `json:"id"`
-	Status  string `json:"status"`
-	Profile struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	LastUpdated time.Time `json:"lastUpdated"`
+	Profile     struct {
 		Email string `json:"email"`
 	} `json:"profile"`
 }
@@ -103,13 +104,17 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		idx int32 // index in users, -1 when seen only as a member
 	}
 	var (
-		usersMu sync.Mutex
-		users   []directory.User
-		ids     = map[string]idRef{}
+		usersMu     sync.Mutex
+		users       []directory.User
+		ids         = map[string]idRef{}
+		lastUpdated time.Time
 	)
 	addUsers := func(phase string, page []oktaUser) error {
 		usersMu.Lock()
 		for _, u := range page {
+			if u.LastUpdated.After(lastUpdated) {
+				lastUpdated = u.LastUpdated
+			}
 			mu := mapUser(u)
 			ref, seen := ids[mu.ID]
 			if seen {
@@ -140,9 +145,12 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 			}
 		}
 	}
+	var delta *deltaRead
 	if opts.Users {
 		base := c.base + "/api/v1/users?limit=" + fmt.Sprint(usersPageSize)
-		if native := opts.UserFilter.Native; native != "" {
+		if !opts.UsersChangedSince.IsZero() {
+			delta = c.startDelta(g, gctx, r, base, opts, func(p []oktaUser) error { return addUsers("users", p) })
+		} else if native := opts.UserFilter.Native; native != "" {
 			g.Go(func() error {
 				return listAll(gctx, c, r, BucketUsers, base+"&filter="+queryEscape(native), usersPageCap, userID,
 					func(p []oktaUser) error { return addUsers("users", p) })
@@ -284,6 +292,11 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		snap.Users = []directory.User{}
 	}
 	slices.SortFunc(snap.Users, func(a, b directory.User) int { return strings.Compare(a.ID, b.ID) })
+	snap.UsersLastUpdated = lastUpdated
+	if delta != nil {
+		snap.UsersDelta = true
+		snap.UsersLeft = delta.left(func(id string) bool { ref, ok := ids[id]; return ok && ref.idx >= 0 })
+	}
 	for _, dg := range groups {
 		if dg.MemberIDs == nil {
 			dg.MemberIDs = []string{}
