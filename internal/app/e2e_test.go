@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +29,21 @@ var sel = browsertest.Sel
 // base URL. The schedule's "minute" lasts unit.
 func startConsole(t *testing.T, unit time.Duration) (*App, string) {
 	t.Helper()
+	return startConsoleWith(t, Options{IntervalUnit: unit})
+}
+
+// startConsoleWith is startConsole with more options (a clock). The
+// console's log is kept and saved with the failure artifacts.
+func startConsoleWith(t *testing.T, opts Options) (*App, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, Options{
-		DBPath: filepath.Join(t.TempDir(), "e2e.db"), Addr: "127.0.0.1:0", Version: "e2e",
-		Logger: slog.New(slog.DiscardHandler), Argon: auth.TestParams, IntervalUnit: unit, ShutdownWait: 5 * time.Second,
-	})
+	logs := &lockedBuffer{}
+	browsertest.SaveOnFailure(t, "console.log", logs.Bytes)
+	opts.DBPath = filepath.Join(t.TempDir(), "e2e.db")
+	opts.Addr, opts.Version = "127.0.0.1:0", "e2e"
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Argon, opts.ShutdownWait = auth.TestParams, 5*time.Second
+	a, err := New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +61,34 @@ func startConsole(t *testing.T, unit time.Duration) (*App, string) {
 	})
 	return a, "http://" + l.Addr().String()
 }
+
+// lockedBuffer is a bytes.Buffer safe for the console's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what was written.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// testClock is a clock the test moves: real time plus an offset.
+type testClock struct{ offset atomic.Int64 }
+
+// Now is the test's time.
+func (c *testClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock forward by d.
+func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // startFakes starts a fake Okta holding spec's org and a fake Bitwarden,
 // both closed at the end of the test.
@@ -78,9 +119,12 @@ func shots(t *testing.T, b *browsertest.Browser, name string) {
 // now, the run in History with its changes, automatic sync, Stop.
 func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 	b := browsertest.Start(t, 3*time.Minute)
-	b.ScreenshotOnFailure("")
 	okta, bw := startFakes(t, oktatest.Spec{Users: 140, Groups: 6, MembersPerGroup: 20, Deprovisioned: 4, Suspended: 3, Seed: 11})
-	a, base := startConsole(t, 100*time.Millisecond)
+	// The schedule runs on a clock the test moves: exactly one scheduled
+	// run happens, when the test asks for it, so no run's end swaps the
+	// dashboard while the test clicks on it.
+	clock := &testClock{}
+	a, base := startConsoleWith(t, Options{IntervalUnit: time.Minute, Clock: clock.Now})
 	token := a.Server.SetupToken()
 	if token == "" {
 		t.Fatal("no set-up token")
@@ -193,6 +237,14 @@ func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 		chromedp.Click(sel("schedule-start")),
 		chromedp.WaitVisible(sel("schedule-stop")),
 	)
+	// The manual sync ran just now: the first scheduled run is one
+	// interval (5 minutes) after it. Move the clock there.
+	st := a.Worker.Status()
+	if !st.Enabled || st.Running || st.NextRun.IsZero() || st.NextRun.Sub(clock.Now()) < 4*time.Minute {
+		t.Fatalf("after Start the schedule is %+v; want the next run about 5 minutes away", st)
+	}
+	clock.Advance(st.NextRun.Sub(clock.Now()) + time.Second)
+	a.Worker.Reload(context.Background())
 	waitRuns(t, a, "a scheduled run", func(runs []store.Run) bool {
 		for _, r := range runs {
 			if r.Trigger == "schedule" && r.Status != store.StatusRunning {
@@ -224,7 +276,10 @@ func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 	}
 }
 
-// waitRuns polls the history until cond holds.
+// waitRuns polls the history until cond holds and the worker is idle: a
+// run is recorded as finished a moment before its end is announced to the
+// open pages (which then swap their status), so a page loaded after
+// waitRuns sees no swap from it.
 func waitRuns(t *testing.T, a *App, what string, cond func([]store.Run) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -233,7 +288,7 @@ func waitRuns(t *testing.T, a *App, what string, cond func([]store.Run) bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cond(runs) {
+		if cond(runs) && !a.Worker.Status().Running {
 			return
 		}
 		if time.Now().After(deadline) {

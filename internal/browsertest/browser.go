@@ -1,6 +1,11 @@
 // Package browsertest drives Debian's Chromium through chromedp for the
 // end-to-end tests: start a headless browser, collect console errors (a CSP
-// violation is one), take screenshots, and save one when a test fails.
+// violation is one), take screenshots, and keep the failure artifacts of a
+// failed test (screenshot, page HTML, console errors) in a folder of its
+// own, printed in the test's log.
+//
+// Tests wait on state, never on time: WaitVisible, WaitJS or a poll of the
+// store, never a sleep, and nothing is clicked while a swap may replace it.
 package browsertest
 
 import (
@@ -51,6 +56,8 @@ type Browser struct {
 
 	mu       sync.Mutex
 	problems []string
+	// artifactDir replaces ArtifactDir(t) when set (ScreenshotOnFailure).
+	artifactDir string
 }
 
 // Start launches Chromium for the test with a fresh profile and the flags
@@ -109,6 +116,12 @@ func StartWith(t testing.TB, timeout time.Duration, extra ...chromedp.ExecAlloca
 		cancelTab()
 		cancelAlloc()
 		<-done
+	})
+	// Registered last, so it runs first: the browser is still open.
+	t.Cleanup(func() {
+		if t.Failed() {
+			b.saveArtifacts()
+		}
 	})
 	return b
 }
@@ -177,26 +190,102 @@ func (b *Browser) Screenshot(path string) error {
 	return os.WriteFile(path, png, 0o644)
 }
 
-// ScreenshotOnFailure saves a screenshot into dir (default: the test's
-// artifacts folder, DIRSYNC_ARTIFACTS or ./testdata/failures) when the
-// test fails. Register it right after Start.
+// ScreenshotOnFailure is kept for the tests that call it: every Browser
+// already saves its failure artifacts (see StartWith and ArtifactDir).
+// dir, when not empty, replaces the artifacts folder of this browser.
 func (b *Browser) ScreenshotOnFailure(dir string) {
-	b.t.Cleanup(func() {
-		if !b.t.Failed() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if dir != "" {
+		b.artifactDir = dir
+	}
+}
+
+// saveArtifacts writes what the page looked like when the test failed: a
+// screenshot, its HTML, its URL and the console errors.
+func (b *Browser) saveArtifacts() {
+	b.mu.Lock()
+	dir := b.artifactDir
+	b.mu.Unlock()
+	if dir == "" {
+		dir = ArtifactDir(b.t)
+	}
+	if dir == "" {
+		return
+	}
+	var saved []string
+	if err := b.Screenshot(filepath.Join(dir, "screenshot.png")); err != nil {
+		b.t.Logf("could not save a failure screenshot: %v", err)
+	} else {
+		saved = append(saved, "screenshot.png")
+	}
+	ctx, cancel := context.WithTimeout(b.tab, 10*time.Second)
+	defer cancel()
+	if html, err := chromedp.Run(ctx, chromedp.OuterHTML("html")); err == nil {
+		if url, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
+			html = "<!-- " + url + " -->\n" + html
+		}
+		if os.WriteFile(filepath.Join(dir, "page.html"), []byte(html), 0o644) == nil {
+			saved = append(saved, "page.html")
+		}
+	}
+	if p := b.Problems(); len(p) > 0 {
+		if os.WriteFile(filepath.Join(dir, "console.txt"), []byte(strings.Join(p, "\n")+"\n"), 0o644) == nil {
+			saved = append(saved, "console.txt")
+		}
+	}
+	if len(saved) > 0 {
+		b.t.Logf("failure artifacts in %s: %s", dir, strings.Join(saved, ", "))
+	}
+}
+
+// artifactDirs holds each failed test's folder, made on first use.
+var artifactDirs sync.Map // test name → folder
+
+// ArtifactDir returns the folder for the failure artifacts of t, created
+// on first use: $DIRSYNC_ARTIFACTS/<test name> when that is set (CI keeps
+// it), else a new folder under the system's temporary folder that outlives
+// the test (t.TempDir would be removed before anyone could look). Folders
+// are per test and per run, so concurrent runs never overwrite each
+// other's. It returns "" (and logs why) if no folder can be made.
+func ArtifactDir(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", " ", "_", string(os.PathSeparator), "_").Replace(t.Name())
+	if d, ok := artifactDirs.Load(t.Name()); ok {
+		return d.(string)
+	}
+	var dir string
+	var err error
+	if root := os.Getenv("DIRSYNC_ARTIFACTS"); root != "" {
+		dir = filepath.Join(root, name)
+		err = os.MkdirAll(dir, 0o755)
+	} else {
+		dir, err = os.MkdirTemp("", "dirsync-artifacts-"+name+"-")
+	}
+	if err != nil {
+		t.Logf("no folder for failure artifacts: %v", err)
+		return ""
+	}
+	actual, _ := artifactDirs.LoadOrStore(t.Name(), dir)
+	return actual.(string)
+}
+
+// SaveOnFailure writes data() to name in the test's artifact folder if the
+// test fails (e.g. the console's log). Register it after Start, so that it
+// runs before the browser closes.
+func SaveOnFailure(t testing.TB, name string, data func() []byte) {
+	t.Cleanup(func() {
+		if !t.Failed() {
 			return
 		}
+		dir := ArtifactDir(t)
 		if dir == "" {
-			dir = os.Getenv("DIRSYNC_ARTIFACTS")
+			return
 		}
-		if dir == "" {
-			dir = filepath.Join(os.TempDir(), "dirsync-e2e-failures")
-		}
-		name := strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()) + ".png"
 		path := filepath.Join(dir, name)
-		if err := b.Screenshot(path); err != nil {
-			b.t.Logf("could not save a failure screenshot: %v", err)
+		if err := os.WriteFile(path, data(), 0o644); err != nil {
+			t.Logf("could not save %s: %v", name, err)
 			return
 		}
-		b.t.Logf("failure screenshot: %s", path)
+		t.Logf("failure artifact: %s", path)
 	})
 }
