@@ -299,3 +299,34 @@ func TestConfigImportSizeLimit(t *testing.T) {
 		t.Errorf("a 10 MB settings file: exit %d %q", code, stderr)
 	}
 }
+
+// TestConfigImportRefusesWhatCannotWork: an org URL with a path or the
+// admin host, a token with a line break, a key in the wrong case and a 0
+// that would mean the default: exit 5, the field named, nothing stored.
+func TestConfigImportRefusesWhatCannotWork(t *testing.T) {
+	c := newCLI(t)
+	okta := func(k string, v any) func(m map[string]any) {
+		return func(m map[string]any) { m["directory"].(map[string]any)["okta"].(map[string]any)[k] = v }
+	}
+	for name, tc := range map[string]struct {
+		mod  func(m map[string]any)
+		want string
+	}{
+		"org url with a path":   {okta("orgUrl", "https://acme.okta.com/admin/dashboard"), `okta.orgUrl: "https://acme.okta.com/admin/dashboard" is a page of the org`},
+		"admin console":         {okta("orgUrl", "https://acme-admin.okta.com"), `without "-admin": "https://acme.okta.com"`},
+		"token with CR LF":      {okta("token", "00abc\r\nX-Evil: 1"), "okta.token: contains a control character"},
+		"zero concurrency":      {okta("concurrency", 0), "okta.concurrency: 0 is not a valid value"},
+		"wrong-case key ORGURL": {okta("ORGURL", "https://acme.okta.com"), `unknown key "ORGURL" in directory.okta; keys are case-sensitive: write "orgUrl"`},
+	} {
+		code, _, stderr := c.run(c.settingsJSON(tc.mod), "config", "import", "-")
+		if code != exitBadConf || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d %q, want 5 and %q", name, code, stderr, tc.want)
+		}
+		if strings.Contains(stderr, "X-Evil") {
+			t.Errorf("%s: the token is repeated: %s", name, stderr)
+		}
+	}
+	if code, _, stderr := c.run("", "config", "export"); code == exitOK {
+		t.Errorf("something was stored: %s", stderr)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -282,8 +283,8 @@ func (s Settings) Validate(requireSecrets bool) error {
 	if s.Directory.Type != DirectoryTypeOkta {
 		fe[FieldDirectoryType] = fmt.Sprintf("unsupported directory type %q; the only type is \"okta\"", s.Directory.Type)
 	}
-	if err := ValidateBaseURL(s.Directory.Okta.OrgURL); err != nil {
-		fe[FieldOktaOrgURL] = err.Error() + ` (example: "https://acme.okta.com")`
+	if err := ValidateOktaOrgURL(s.Directory.Okta.OrgURL); err != nil {
+		fe[FieldOktaOrgURL] = err.Error()
 	}
 	validateOktaAuth(s.Directory.Okta, requireSecrets, fe)
 	if c := s.Directory.Okta.Concurrency; c < 1 || c > MaxConcurrency {
@@ -298,7 +299,7 @@ func (s Settings) Validate(requireSecrets bool) error {
 	if m := s.Guard.MaxRemovals; m < 0 {
 		fe[FieldMaxRemovals] = fmt.Sprintf("must be 0 (off) or a positive number of members (got %d)", m)
 	}
-	if p := s.Guard.MaxRemovalPercent; p < 0 || p > 100 {
+	if p := s.Guard.MaxRemovalPercent; !(p >= 0 && p <= 100) { // NaN too
 		fe[FieldMaxRemovalPct] = fmt.Sprintf("must be from 0 (off) to 100 percent (got %g)", p)
 	}
 	if hooks := s.Alerts.Webhooks(); len(hooks) > MaxWebhooks {
@@ -335,6 +336,7 @@ func (s Settings) Validate(requireSecrets bool) error {
 			fe[field] = err.Error()
 		}
 	}
+	checkFields(s, fe) // validate.go: NaN/Inf, control characters, any field
 	if len(fe) == 0 {
 		return nil
 	}
@@ -580,6 +582,9 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	if dec.More() {
 		return s, keep, errors.New("settings file: unexpected data after the JSON object")
 	}
+	if err := checkKeys(b, reflect.TypeOf(f), ""); err != nil { // validate.go
+		return s, keep, err
+	}
 	s = Defaults()
 	fe := FieldErrors{}
 	if f.Directory == nil {
@@ -652,6 +657,7 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	} else if a != nil {
 		keep.Webhooks = true
 	}
+	refuseZeros(s, fe) // validate.go: a 0 that Normalize would turn into the default
 	if len(fe) > 0 {
 		return s, keep, fe
 	}

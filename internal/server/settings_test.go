@@ -205,6 +205,8 @@ func TestSettingsInvalid(t *testing.T) {
 		{"org url missing", with(validForm(), "okta.orgUrl", ""), "okta.orgUrl", "the URL is required"},
 		{"org url http", with(validForm(), "okta.orgUrl", "http://acme.okta.com"), "okta.orgUrl", "must use https"},
 		{"org url query", with(validForm(), "okta.orgUrl", "https://acme.okta.com?x=1"), "okta.orgUrl", "must not have a query"},
+		{"org url with a path", with(validForm(), "okta.orgUrl", "https://acme.okta.com/admin/dashboard"), "okta.orgUrl", `paste only the part before the path: "https://acme.okta.com"`},
+		{"org url of the admin console", with(validForm(), "okta.orgUrl", "https://acme-admin.okta.com"), "okta.orgUrl", `without "-admin": "https://acme.okta.com"`},
 		{"token missing", with(validForm(), "okta.token", ""), "okta.token", "the Okta API token is required"},
 		{"directory type", with(validForm(), "directory.type", "ldap"), "directory.type", "unsupported directory type"},
 		{"server choice", with(validForm(), "bitwarden.server", "mars"), "bitwarden.server", "choose US, EU or Self-hosted"},
@@ -225,6 +227,9 @@ func TestSettingsInvalid(t *testing.T) {
 		{"guard count", with(validForm(), "guard.maxRemovals", "some"), "guard.maxRemovals", "0 turns this limit off"},
 		{"guard negative", with(validForm(), "guard.maxRemovals", "-1"), "guard.maxRemovals", "must be 0 (off)"},
 		{"guard percent", with(validForm(), "guard.maxRemovalPercent", "150"), "guard.maxRemovalPercent", "from 0 (off) to 100"},
+		// NaN and Inf parse as floats; NaN used to pass and fail the save (500).
+		{"guard percent NaN", with(validForm(), "guard.maxRemovalPercent", "NaN"), "guard.maxRemovalPercent", "from 0 (off) to 100"},
+		{"guard percent Inf", with(validForm(), "guard.maxRemovalPercent", "Inf"), "guard.maxRemovalPercent", "from 0 (off) to 100"},
 		{"webhook http", with(validForm(), "alerts.webhookUrls", "http://hooks.example.com/T0/secretpath"), "alerts.webhookUrls", "line 1: the URL for hooks.example.com must use https"},
 	}
 	for _, tc := range tests {
