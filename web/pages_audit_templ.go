@@ -173,7 +173,7 @@ func AuditTable(rows []AuditRow) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"audit-table\"><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Admin</th><th scope=\"col\">Action</th><th scope=\"col\">Detail</th><th scope=\"col\">Address</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Audit log\"><table class=\"striped\" data-testid=\"audit-table\"><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Admin</th><th scope=\"col\">Action</th><th scope=\"col\">Detail</th><th scope=\"col\">Address</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -783,7 +783,7 @@ func DashboardStatus(v DashboardView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 79, "<div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"runs-table\"><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Started</th><th scope=\"col\">Trigger</th><th scope=\"col\">Status</th><th scope=\"col\">Duration</th><th scope=\"col\">Members</th><th scope=\"col\">Groups</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 79, "<div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Latest runs\"><table class=\"striped\" data-testid=\"runs-table\"><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Started</th><th scope=\"col\">Trigger</th><th scope=\"col\">Status</th><th scope=\"col\">Duration</th><th scope=\"col\">Members</th><th scope=\"col\">Groups</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -115,7 +115,7 @@ func HistoryPage(v HistoryView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</p><div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"history-table\"><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Started</th><th scope=\"col\">Trigger</th><th scope=\"col\">Status</th><th scope=\"col\">Duration</th><th scope=\"col\" class=\"num\">Members</th><th scope=\"col\" class=\"num\">Groups</th><th scope=\"col\">Error</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</p><div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Runs\"><table class=\"striped\" data-testid=\"history-table\"><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Started</th><th scope=\"col\">Trigger</th><th scope=\"col\">Status</th><th scope=\"col\">Duration</th><th scope=\"col\" class=\"num\">Members</th><th scope=\"col\" class=\"num\">Groups</th><th scope=\"col\">Error</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1467,7 +1467,7 @@ func memberships(ms []MembershipView, testid string) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 115, " groups listed)</summary><div class=\"overflow-auto\"><table class=\"striped\"><thead><tr><th scope=\"col\">Group</th><th scope=\"col\">Added</th><th scope=\"col\">Removed</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 115, " groups listed)</summary><div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Group membership changes\"><table class=\"striped\"><thead><tr><th scope=\"col\">Group</th><th scope=\"col\">Added</th><th scope=\"col\">Removed</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

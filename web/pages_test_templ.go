@@ -850,7 +850,7 @@ func PreviewTableFragment(t PreviewTable) templ.Component {
 				}
 			}
 		} else if t.Tab == TabGroups {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"preview-groups\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Okta id</th><th scope=\"col\" class=\"num\">Members</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Groups\"><table class=\"striped\" data-testid=\"preview-groups\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Okta id</th><th scope=\"col\" class=\"num\">Members</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -904,7 +904,7 @@ func PreviewTableFragment(t PreviewTable) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "<div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"preview-users\"><thead><tr><th scope=\"col\">Email</th><th scope=\"col\">Okta id</th><th scope=\"col\">Okta status</th><th scope=\"col\">Sent as</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "<div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Users\"><table class=\"striped\" data-testid=\"preview-users\"><thead><tr><th scope=\"col\">Email</th><th scope=\"col\">Okta id</th><th scope=\"col\">Okta status</th><th scope=\"col\">Sent as</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
