@@ -18,6 +18,7 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/directory/okta"
+	"github.com/dirsync/dirsync/internal/logctx"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -295,6 +296,9 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		}
 		log = log.With("run", res.Run.ID)
 	}
+	// Everything the run calls logs with its id (the Okta client's
+	// requests and retries too).
+	ctx = logctx.With(ctx, log)
 	emit := func(ev Event) {
 		ev.RunID = res.Run.ID
 		ev.Trigger = res.Run.Trigger
@@ -686,7 +690,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 		if opts.Mode != ModeTest && ds.UsersThrough != nil {
 			// Whatever failed, the next run reads in full.
 			if ierr := e.store.InvalidateUserCache(context.WithoutCancel(ctx), profileID); ierr != nil {
-				e.Logger.Warn("could not invalidate the user cache", "error", ierr)
+				logctx.From(ctx, e.Logger).Warn("could not invalidate the user cache", "error", ierr)
 			}
 		}
 		return nil, info, err

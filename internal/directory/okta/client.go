@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/dirsync/dirsync/internal/logctx"
 )
 
 // Defaults of Config.
@@ -117,6 +119,10 @@ type Client struct {
 	limits  *limiter
 	auth    authenticator
 }
+
+// logger is the logger for work done under ctx: the sync run's (with its
+// run id) when the engine put one there, else Config.Logger.
+func (c *Client) logger(ctx context.Context) *slog.Logger { return logctx.From(ctx, c.log) }
 
 // New checks cfg, applies defaults and returns a client.
 func New(cfg Config) (*Client, error) {
@@ -270,7 +276,7 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 			if limited > maxRateLimitRetries {
 				return nil, "", err
 			}
-			c.log.Warn("okta: rate limited (429); waiting for the reset", "path", path, "bucket", bucket)
+			c.logger(ctx).Warn("okta: rate limited (429); waiting for the reset", "path", path, "bucket", bucket)
 			r.retries.Add(1)
 			continue // acquire waits for the bucket's reset
 		case retryable(status, err):
@@ -286,7 +292,7 @@ func fetchPage[T any](ctx context.Context, c *Client, r *run, bucket, rawURL str
 			d := bo.NextBackOff()
 			failures++
 			r.retries.Add(1)
-			c.log.Warn("okta: request failed; retrying", "path", path, "status", status, "attempt", failures, "backoff", d, "err", err)
+			c.logger(ctx).Warn("okta: request failed; retrying", "path", path, "status", status, "attempt", failures, "backoff", d, "err", err)
 			if err := sleep(ctx, d); err != nil {
 				return nil, "", err
 			}
@@ -348,7 +354,7 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 	defer func() {
 		ev.Status = status
 		ev.Duration = time.Since(start)
-		c.log.Debug("okta: request", "path", path, "status", status, "duration", ev.Duration, "remaining", ev.RateLimitRemaining)
+		c.logger(ctx).Debug("okta: request", "path", path, "status", status, "duration", ev.Duration, "remaining", ev.RateLimitRemaining)
 		if c.cfg.Observer != nil {
 			c.cfg.Observer(ev)
 		}

@@ -417,7 +417,7 @@ func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
 			a.state.token, a.state.tokenType = ans.AccessToken, typ
 			a.state.expires = c.cfg.Now().Add(ttl - margin)
 			a.state.mu.Unlock()
-			c.log.Info("okta: service app token minted", "type", typ, "expires_in", ttl)
+			c.logger(ctx).Info("okta: service app token minted", "type", typ, "expires_in", ttl)
 			return nil
 		}
 		if ans.Error == "use_dpop_nonce" && header.Get("DPoP-Nonce") != "" && attempt < maxNonceRetries {
@@ -477,7 +477,7 @@ func (a *oauthAuth) tokenRequest(ctx context.Context, c *Client, nonce string) (
 		ev.RateLimitLimit, ev.RateLimitRemaining = rh.limit, rh.remaining
 	}
 	ev.Duration = time.Since(start)
-	c.log.Debug("okta: request", "path", TokenPath, "status", ev.Status, "duration", ev.Duration)
+	c.logger(ctx).Debug("okta: request", "path", TokenPath, "status", ev.Status, "duration", ev.Duration)
 	if c.cfg.Observer != nil {
 		c.cfg.Observer(ev)
 	}

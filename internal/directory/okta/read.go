@@ -244,7 +244,7 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 					reads := 1
 					if j.count >= 0 && len(ids) < j.count {
 						// Short: read once more before believing either.
-						c.log.Warn("okta: a group's member list came back shorter than its count; reading it again",
+						c.logger(ctx).Warn("okta: a group's member list came back shorter than its count; reading it again",
 							"group", dg.ID, "read", len(ids), "count", j.count)
 						r.retries.Add(1)
 						reads++
@@ -316,7 +316,7 @@ func (c *Client) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		CachedGroups:   cachedGroups,
 		Duration:       time.Since(start),
 	}
-	c.log.Info("okta: read done", "users", len(snap.Users), "groups", len(snap.Groups),
+	c.logger(ctx).Info("okta: read done", "users", len(snap.Users), "groups", len(snap.Groups),
 		"requests", snap.Stats.Requests, "retries", snap.Stats.Retries, "duration", snap.Stats.Duration)
 	return snap, nil
 }
