@@ -108,6 +108,15 @@ type SettingsForm struct {
 	// TokenTyped reports that a new token was submitted but not saved
 	// (the form had errors), so the admin must enter it again.
 	TokenTyped bool
+	// AuthMethod is OktaAuthToken or OktaAuthOAuth.
+	AuthMethod string
+	// OktaClientID and OktaKeyID are the service app's client ID and key
+	// ID; PrivateKeySet and PrivateKeyTyped are TokenSet and TokenTyped
+	// for its private key.
+	OktaClientID    string
+	OktaKeyID       string
+	PrivateKeySet   bool
+	PrivateKeyTyped bool
 	// Server is ServerChoiceUS, ServerChoiceEU or ServerChoiceSelf.
 	Server    string
 	SelfURL   string

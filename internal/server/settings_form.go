@@ -20,12 +20,14 @@ const (
 	formLargeImport    = "sync.largeImport"
 	formGroups         = "sync.groups"
 	formClearWebhooks  = "alerts.clearWebhooks"
+	formOktaAuthMethod = "okta.authMethod"
 )
 
 // settingsSlots are the settings page's error slots, in page order. Each
 // is a config field path.
 var settingsSlots = []string{
 	config.FieldDirectoryType, config.FieldOktaOrgURL, config.FieldOktaToken,
+	config.FieldOktaClientID, config.FieldOktaPrivateKey, config.FieldOktaKeyID,
 	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
 	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
 	config.FieldMaxRemovals, config.FieldMaxRemovalPct, config.FieldWebhooks,
@@ -39,6 +41,8 @@ func slotOf(name string) string {
 		return config.FieldBWServer
 	case formGroups:
 		return config.FieldUsersGroups
+	case formOktaAuthMethod:
+		return config.FieldOktaToken
 	}
 	for _, f := range settingsSlots {
 		if f == name {
@@ -88,6 +92,10 @@ func settingsView(st config.Settings) web.SettingsForm {
 		DirectoryType:     st.Directory.Type,
 		OrgURL:            st.Directory.Okta.OrgURL,
 		TokenSet:          st.Directory.Okta.Token.IsSet(),
+		AuthMethod:        web.OktaAuthToken,
+		OktaClientID:      st.Directory.Okta.ClientID,
+		OktaKeyID:         st.Directory.Okta.KeyID,
+		PrivateKeySet:     st.Directory.Okta.PrivateKey.IsSet(),
 		ClientID:          st.Bitwarden.ClientID,
 		SecretSet:         st.Bitwarden.ClientSecret.IsSet(),
 		Interval:          strconv.Itoa(st.Sync.IntervalMinutes),
@@ -104,6 +112,9 @@ func settingsView(st config.Settings) web.SettingsForm {
 		MaxRemovals:       strconv.Itoa(st.Guard.MaxRemovals),
 		MaxRemovalPercent: strconv.FormatFloat(st.Guard.MaxRemovalPercent, 'g', -1, 64),
 		WebhooksSet:       st.Alerts.WebhookURLs.IsSet(),
+	}
+	if st.Directory.Okta.UsesOAuth() {
+		f.AuthMethod = web.OktaAuthOAuth
 	}
 	switch st.Bitwarden.Server {
 	case config.ServerUS, "":
@@ -135,7 +146,23 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	}
 	st.Directory.Type = get(config.FieldDirectoryType)
 	st.Directory.Okta.OrgURL = get(config.FieldOktaOrgURL)
-	st.Directory.Okta.Token = config.Secret(get(config.FieldOktaToken))
+	// Only the chosen sign-in method's fields are read: the other's
+	// (hidden, maybe still filled in) are dropped, stored secret included.
+	method := oktaAuthMethod(form)
+	st.Directory.Okta.ClientID, st.Directory.Okta.KeyID = "", ""
+	switch method {
+	case web.OktaAuthOAuth:
+		st.Directory.Okta.ClientID = get(config.FieldOktaClientID)
+		st.Directory.Okta.KeyID = get(config.FieldOktaKeyID)
+		st.Directory.Okta.PrivateKey = config.Secret(get(config.FieldOktaPrivateKey))
+		if st.Directory.Okta.ClientID == "" {
+			errs[config.FieldOktaClientID] = "the service app's client ID is required (Okta admin console → Applications → the API Services app → General → Client ID)"
+		}
+	case web.OktaAuthToken:
+		st.Directory.Okta.Token = config.Secret(get(config.FieldOktaToken))
+	default:
+		errs[config.FieldOktaToken] = "choose how dirsync signs in to Okta: an API token or an OAuth service app"
+	}
 	st.Bitwarden.ClientID = get(config.FieldBWClientID)
 	st.Bitwarden.ClientSecret = config.Secret(get(config.FieldBWClientSecret))
 	choice, selfURL := get(config.FieldBWServer), get(formBWURL)
@@ -222,6 +249,9 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	if err := st.Validate(true); err != nil {
 		if fe, ok := err.(config.FieldErrors); ok {
 			for k, v := range fe {
+				if k == config.FieldOktaToken && method == web.OktaAuthOAuth {
+					continue // no client ID yet: said above, not "token required"
+				}
 				if _, dup := errs[k]; !dup {
 					errs[k] = v
 				}
@@ -235,7 +265,12 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		DirectoryType:     get(config.FieldDirectoryType),
 		OrgURL:            get(config.FieldOktaOrgURL),
 		TokenSet:          stored.Directory.Okta.Token.IsSet(),
-		TokenTyped:        get(config.FieldOktaToken) != "",
+		TokenTyped:        method == web.OktaAuthToken && get(config.FieldOktaToken) != "",
+		AuthMethod:        method,
+		OktaClientID:      get(config.FieldOktaClientID),
+		OktaKeyID:         get(config.FieldOktaKeyID),
+		PrivateKeySet:     stored.Directory.Okta.PrivateKey.IsSet(),
+		PrivateKeyTyped:   method == web.OktaAuthOAuth && get(config.FieldOktaPrivateKey) != "",
 		Server:            choice,
 		SelfURL:           selfURL,
 		ClientID:          get(config.FieldBWClientID),
@@ -267,6 +302,18 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		view.Errors = nil
 	}
 	return st, view, errs
+}
+
+// oktaAuthMethod is the form's okta.authMethod; a form without it (an
+// older page, a script) means the API token unless it names a client ID.
+func oktaAuthMethod(form url.Values) string {
+	if m := strings.TrimSpace(form.Get(formOktaAuthMethod)); m != "" {
+		return m
+	}
+	if strings.TrimSpace(form.Get(config.FieldOktaClientID)) != "" {
+		return web.OktaAuthOAuth
+	}
+	return web.OktaAuthToken
 }
 
 func sortedKeys(m web.FormErrors) []string {
