@@ -32,6 +32,13 @@ func (s *Server) routes() http.Handler {
 
 			r.Post("/logout", s.logout)
 
+			// --- Account: sessions, password, admins ---
+			r.Get("/account", s.account)                               // account.go
+			r.Post("/account/sessions/others", s.accountSignOutOthers) // account.go
+			r.Post("/account/password", s.accountPassword)             // account.go
+			r.Post("/account/admins", s.accountAddAdmin)               // account.go
+			r.Post("/account/admins/remove", s.accountRemoveAdmin)     // account.go
+
 			// --- Dashboard and sync actions ---
 			r.Get("/", s.dashboard)                       // dashboard.go
 			r.Get("/dashboard/status", s.dashboardStatus) // dashboard.go
