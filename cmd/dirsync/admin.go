@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -35,7 +34,69 @@ process list or the shell history:
 		Args:  exactArgs("USER"),
 		RunE:  func(_ *cobra.Command, args []string) error { return e.admin(args[0], false) },
 	}
-	return group("admin", "Manage console admins", create, reset)
+	unlock := &cobra.Command{
+		Use:   "unlock USER",
+		Short: "Clear a user name's failed logins (lifts its login throttle)",
+		Long: `Clear every failed login recorded for a user name, from any address, so
+that its login throttle no longer slows or refuses it. Use it when an
+admin is locked out by someone guessing at their name; per-address limits
+of the addresses that guessed stay.`,
+		Args: exactArgs("USER"),
+		RunE: func(_ *cobra.Command, args []string) error { return e.adminUnlock(args[0]) },
+	}
+	remove := &cobra.Command{
+		Use:   "remove USER",
+		Short: "Remove a console admin and end its sessions (never the last one)",
+		Args:  exactArgs("USER"),
+		RunE:  func(_ *cobra.Command, args []string) error { return e.adminRemove(args[0]) },
+	}
+	return group("admin", "Manage console admins", create, reset, unlock, remove)
+}
+
+// adminUnlock is `dirsync admin unlock USER`.
+func (e *env) adminUnlock(name string) error {
+	user := auth.NormalizeUsername(name)
+	st, err := e.open(true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.UnlockLogins(e.ctx, user)
+	if err != nil {
+		return err
+	}
+	e.audit(st, "admin.unlocked", fmt.Sprintf("%s: %d failed login(s) cleared", user, n))
+	fmt.Fprintf(e.stderr, "%d failed login(s) of %s cleared; it can log in again from anywhere\n", n, termSafe(user))
+	return nil
+}
+
+// adminRemove is `dirsync admin remove USER`.
+func (e *env) adminRemove(name string) error {
+	user := auth.NormalizeUsername(name)
+	st, err := e.open(true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch err := st.DeleteAdmin(e.ctx, user); {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("no admin %q", user)
+	case errors.Is(err, store.ErrLastAdmin):
+		return fmt.Errorf("admin %q is the last one: %w", user, err)
+	case err != nil:
+		return err
+	}
+	e.audit(st, "admin.removed", user)
+	fmt.Fprintf(e.stderr, "admin %q removed; its console sessions were ended\n", user)
+	return nil
+}
+
+// audit records a command-line action (actor "cli", the OS user); a
+// failure to write it is a warning, not a failed command.
+func (e *env) audit(st *store.Store, action, detail string) {
+	if err := st.AddCLIAudit(e.ctx, action, detail); err != nil {
+		fmt.Fprintf(e.stderr, "warning: the audit log entry was not written: %v\n", err)
+	}
 }
 
 // admin creates an admin or resets one's password.
@@ -71,9 +132,7 @@ func (e *env) admin(name string, create bool) error {
 			}
 			return err
 		}
-		if err := st.AddAudit(e.ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "admin.created", Detail: user}); err != nil {
-			fmt.Fprintf(e.stderr, "warning: the audit log entry was not written: %v\n", err)
-		}
+		e.audit(st, "admin.created", user)
 		fmt.Fprintf(e.stderr, "admin %q created\n", user)
 		return nil
 	}
@@ -83,10 +142,8 @@ func (e *env) admin(name string, create bool) error {
 		}
 		return err
 	}
-	if err := st.AddAudit(e.ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "admin.password_reset", Detail: user}); err != nil {
-		fmt.Fprintf(e.stderr, "warning: the audit log entry was not written: %v\n", err)
-	}
-	fmt.Fprintf(e.stderr, "password of %q changed\n", user)
+	e.audit(st, "admin.password_reset", user+"; their sessions ended")
+	fmt.Fprintf(e.stderr, "password of %q changed; its console sessions were ended\n", user)
 	return nil
 }
 

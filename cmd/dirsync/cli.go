@@ -267,7 +267,7 @@ func (e *env) exit(cmd *cobra.Command, err error) int {
 		code = exitUsage
 	}
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(e.stderr, "dirsync: %s\n", msg)
+		fmt.Fprintf(e.stderr, "dirsync: %s\n", termSafeLines(msg))
 	}
 	if code == exitUsage && err.Error() != "" {
 		help := "dirsync help"

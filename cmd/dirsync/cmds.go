@@ -93,6 +93,11 @@ func (e *env) configImport(file string) error {
 	if ch.CacheCleared {
 		msg += "; the sync cache was cleared because the directory or organization changed"
 	}
+	detail := "no changes"
+	if len(ch.Fields) > 0 {
+		detail = "changed: " + strings.Join(ch.Fields, ", ")
+	}
+	e.audit(st, "settings.imported", detail)
 	fmt.Fprintln(e.stderr, msg)
 	return nil
 }
@@ -164,7 +169,7 @@ func (e *env) test(asJSON bool) error {
 			out.Groups = append(out.Groups, testGroup{ExternalID: g.ID, Name: g.Name, MemberExternalIDs: g.MemberIDs})
 		}
 		for _, w := range p.Warnings {
-			fmt.Fprintln(e.stderr, "warning:", w)
+			fmt.Fprintln(e.stderr, "warning:", termSafe(w))
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -180,31 +185,31 @@ func (e *env) test(asJSON bool) error {
 		fmt.Fprintf(w, "In Bitwarden: %d to invite, %d to remove, %d to link by email, %d groups to create, %d to rename, memberships +%d/-%d\n",
 			n.Invites, n.Removals, n.Links, n.GroupsCreated, n.GroupsRenamed, n.MembershipsAdded, n.MembershipsRemoved)
 		for _, r := range d.Removals {
-			fmt.Fprintf(w, "  would remove %s (%s, %s)\n", r.Email, r.ExternalID, r.Reason)
+			fmt.Fprintf(w, "  would remove %s (%s, %s)\n", termSafe(r.Email), termSafe(r.ExternalID), termSafe(r.Reason))
 		}
 		if d.Truncated && len(d.Removals) < n.Removals {
 			fmt.Fprintf(w, "  … and %d more removals\n", n.Removals-len(d.Removals))
 		}
 	case res.BitwardenError != "":
-		fmt.Fprintf(w, "In Bitwarden: not known, the organization could not be read: %s\n", res.BitwardenError)
+		fmt.Fprintf(w, "In Bitwarden: not known, the organization could not be read: %s\n", termSafe(res.BitwardenError))
 	}
 	fmt.Fprintln(w)
 	if len(p.Users) > 0 {
 		fmt.Fprintln(w, "EXTERNAL ID\tEMAIL\tSTATUS")
 		for _, u := range p.Users {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", u.ID, u.Email, userStatus(u.Deleted, u.Disabled))
+			fmt.Fprintf(w, "%s\t%s\t%s\n", termSafe(u.ID), termSafe(u.Email), userStatus(u.Deleted, u.Disabled))
 		}
 		fmt.Fprintln(w)
 	}
 	if len(p.Groups) > 0 {
 		fmt.Fprintln(w, "EXTERNAL ID\tGROUP\tMEMBERS")
 		for _, g := range p.Groups {
-			fmt.Fprintf(w, "%s\t%s\t%d\n", g.ID, g.Name, len(g.MemberIDs))
+			fmt.Fprintf(w, "%s\t%s\t%d\n", termSafe(g.ID), termSafe(g.Name), len(g.MemberIDs))
 		}
 		fmt.Fprintln(w)
 	}
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		fmt.Fprintf(w, "warning: %s\n", termSafe(warn))
 	}
 	return w.Flush()
 }
@@ -265,6 +270,7 @@ func (e *env) sync(o syncOpts) error {
 		if err != nil {
 			return heldError(err)
 		}
+		e.audit(st, "run.discarded", fmt.Sprintf("run %d", o.discard))
 		fmt.Fprintf(e.stderr, "run %d discarded; nothing was sent\n", o.discard)
 		return nil
 	}
@@ -274,6 +280,11 @@ func (e *env) sync(o syncOpts) error {
 		res, err = eng.Approve(e.ctx, store.DefaultProfile, o.approve, actor)
 		if res == nil {
 			return heldError(err)
+		}
+		if res.Run.Status == dsync.StatusHeld {
+			e.audit(st, "run.approved", fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", o.approve, res.Run.ID))
+		} else {
+			e.audit(st, "run.approved", fmt.Sprintf("run %d, pushed as run %d (%s)", o.approve, res.Run.ID, res.Run.Status))
 		}
 	default:
 		mode := dsync.ModeSync
@@ -327,12 +338,10 @@ func btoi(b bool) int {
 	return 0
 }
 
-// cliActor names who approves from the command line.
+// cliActor names who approves from the command line (in the run's
+// warnings): "cli (os user alice@host)".
 func cliActor() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u + " (CLI)"
-	}
-	return "CLI"
+	return store.CLIActor + " (" + store.OSUser() + ")"
 }
 
 // engineWithAlerts is engine plus the alert webhooks; wait gives pending
@@ -354,10 +363,10 @@ func printRun(w io.Writer, r store.Run) {
 	fmt.Fprintf(w, "  members %d (+%d deleted), groups %d, memberships %d, batches %d, Okta requests %d\n",
 		c.Members, c.Deleted, c.Groups, c.Memberships, c.Batches, c.OktaRequests)
 	for _, warn := range r.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", warn)
+		fmt.Fprintf(w, "  warning: %s\n", termSafe(warn))
 	}
 	if r.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", r.Error)
+		fmt.Fprintf(w, "  error: %s\n", termSafe(r.Error))
 	}
 }
 
@@ -380,6 +389,7 @@ func (e *env) cacheClear() error {
 	if err := st.ClearCache(e.ctx, store.DefaultProfile); err != nil {
 		return err
 	}
+	e.audit(st, "cache.cleared", "")
 	fmt.Fprintln(e.stderr, "sync cache cleared: the next sync reads every group and sends the full import")
 	return nil
 }
@@ -435,7 +445,7 @@ func (e *env) history(asJSON bool, limit int) error {
 		if len(errText) > 60 {
 			errText = errText[:57] + "..."
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Trigger, r.Status, dur, r.Counts.Members, r.Counts.Groups, errText)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Trigger, r.Status, dur, r.Counts.Members, r.Counts.Groups, termSafe(errText))
 	}
 	fmt.Fprintf(w, "(%d of %d runs)\n", len(runs), total)
 	return w.Flush()
