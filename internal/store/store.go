@@ -204,14 +204,26 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
 	s.mig = p
-	if _, err := p.Up(ctx); err != nil {
-		// Another process opening the same new database may have applied
-		// them first; that is fine if nothing is pending now.
-		if pending, perr := p.HasPending(ctx); perr != nil || pending {
+	// Another process opening the same new database may be applying them
+	// at the same time: our attempt at a version it applied first fails
+	// ("already exists"), and it may still be applying later ones. Each
+	// retry starts after the versions applied so far, so it gets at least
+	// one version further; give up only when a retry makes no progress.
+	for attempt := 0; ; attempt++ {
+		before, _ := p.GetDBVersion(ctx)
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		pending, perr := p.HasPending(ctx)
+		if perr == nil && !pending {
+			return nil
+		}
+		after, _ := p.GetDBVersion(ctx)
+		if perr != nil || (after <= before && attempt > 0) || attempt > 100 {
 			return fmt.Errorf("store: apply migrations: %w", err)
 		}
 	}
-	return nil
 }
 
 // Close closes both connection pools.
