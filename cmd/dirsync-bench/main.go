@@ -2,7 +2,9 @@
 // in-process fake Okta (with a fixed latency per request) and fake
 // Bitwarden: Okta requests against their lower bound, wall time against
 // requests × latency / concurrency, and the process's peak RSS, for a cold
-// run (nothing cached) and a warm one (nothing changed).
+// run (nothing cached), a warm one (nothing changed) and one after a single
+// user changed (its email, and one of its groups), with the import bytes
+// each sends.
 //
 //	go build -o bin/dirsync ./cmd/dirsync
 //	go run ./cmd/dirsync-bench -dirsync bin/dirsync -sizes 10k,100k
@@ -59,7 +61,8 @@ func main() {
 	}
 	fmt.Printf("fake Okta latency %v per request, okta.concurrency %d\n\n", *latency, *concurrency)
 	fmt.Println("requests: Okta requests sent; bound: the issue's lower bound (it does not count the request that finds no")
-	fmt.Println("deprovisioned users, nor the empty page Okta serves after an exactly full last page); wall: the whole process;")
+	fmt.Println("deprovisioned users, nor the empty page Okta serves after an exactly full last page; warm: the delta user")
+	fmt.Println("request and the group list; 1user: that plus the member pages of the one group the change moved); wall: the whole process;")
 	fmt.Println("read: the directory read; ideal: requests × latency / concurrency; ratio: read / ideal; peak RSS: the process's")
 	fmt.Println()
 	fmt.Printf("%-30s %-5s %9s %9s %9s %9s %10s %8s %9s\n", "org", "run", "requests", "bound", "wall", "read", "ideal", "ratio", "peak RSS")
@@ -112,12 +115,38 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 	for _, g := range org.Groups {
 		cold += max(1, pages(len(g.Members), 1000))
 	}
-	warm := userPages + groupPages
+	// A warm run reads only the users changed since the last read (a delta
+	// request) and the group list; a run after one user changed adds the
+	// member pages of the group whose membership that change moved.
+	warm := 1 + groupPages
+	var changedUser *oktatest.User
+	var changedGroup *oktatest.Group
+	for _, g := range org.Groups {
+		if len(g.Members) > 0 {
+			changedGroup = g
+			changedUser = org.User(g.Members[0])
+			break
+		}
+	}
+	changed := warm + max(1, pages(len(changedGroup.Members)-1, 1000))
+	changeOneUser := func() {
+		if err := okta.SetUserEmail(changedUser.ID, "changed.user@example.com"); err != nil {
+			fail("change a user: %v", err)
+		}
+		if err := okta.RemoveMember(changedGroup.ID, changedUser.ID); err != nil {
+			fail("change a user: %v", err)
+		}
+	}
 
 	for _, r := range []struct {
-		name  string
-		bound int
-	}{{"cold", cold}, {"warm", warm}} {
+		name   string
+		bound  int
+		before func()
+	}{{"cold", cold, nil}, {"warm", warm, nil}, {"1user", changed, changeOneUser}} {
+		if r.before != nil {
+			r.before()
+		}
+		imports := len(bw.Imports())
 		before := okta.Requests()
 		start := time.Now()
 		cmd := exec.Command(bin, "--db", db, "sync", "--json")
@@ -162,6 +191,11 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 		fmt.Printf("%-30s %-5s %9d %9d %9s %9s %10s %7.2fx %6.1f MB   (%s)\n", sz.name, r.name, reqs, r.bound,
 			wall.Round(10*time.Millisecond), read.Round(10*time.Millisecond), ideal.Round(10*time.Millisecond),
 			float64(read)/float64(ideal), float64(rss)/1e6, rec.Status)
+		sent := 0
+		for _, imp := range bw.Imports()[imports:] {
+			sent += len(imp.Raw)
+		}
+		fmt.Printf("%-30s       import bytes sent: %d in %d request(s)\n", "", sent, len(bw.Imports())-imports)
 		if *verbose {
 			fmt.Printf("%-30s       plan %dms, push %dms (Bitwarden reads, diff, imports)\n", "", rec.Timings.PlanMS, rec.Timings.PushMS)
 		}
