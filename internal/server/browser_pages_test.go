@@ -65,7 +65,7 @@ func TestBrowserPagesResponsiveAccessible(t *testing.T) {
 	)
 	check("/ (held run)")
 	b.Do("run a test", chromedp.Navigate(h.ts.URL+"/test"), chromedp.WaitVisible(sel("test-run")), chromedp.Click(sel("test-run")),
-		chromedp.WaitVisible(sel("preview-counts")))
+		chromedp.WaitVisible(sel("verdict")))
 	check("/test (result)")
 	for _, p := range []struct{ path, ready string }{
 		{"/history", "history"},

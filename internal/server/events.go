@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
 )
@@ -84,12 +86,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // writeProgress writes one "progress" event: the progress box's HTML,
 // one data line per line of HTML.
 func (s *Server) writeProgress(w http.ResponseWriter, r *http.Request, ev dsync.Event) error {
+	return s.writeEvent(w, r, "progress", web.DashProgressBox(dashProgressOf(ev)))
+}
+
+// writeEvent writes one server-sent event whose data is c's HTML, one
+// data line per line of HTML.
+func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, name string, c templ.Component) error {
 	var buf bytes.Buffer
-	if err := web.DashProgressBox(dashProgressOf(ev)).Render(r.Context(), &buf); err != nil {
-		return fmt.Errorf("render progress: %w", err)
+	if err := c.Render(r.Context(), &buf); err != nil {
+		return fmt.Errorf("render %s event: %w", name, err)
 	}
 	var out strings.Builder
-	out.WriteString("event: progress\n")
+	out.WriteString("event: " + name + "\n")
 	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
 		out.WriteString("data: ")
 		out.WriteString(strings.TrimRight(line, "\r"))

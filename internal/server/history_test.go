@@ -203,7 +203,8 @@ func TestRunPage(t *testing.T) {
 			t.Errorf("groups renamed %q", got)
 		}
 		m := testid(d, "membership-change").First()
-		if !strings.Contains(m.Find(`[data-testid="membership-added"]`).Text(), "00uA") ||
+		// Members the record names are shown by email, not by id.
+		if !strings.Contains(m.Find(`[data-testid="membership-added"]`).Text(), "new@example.com") ||
 			!strings.Contains(m.Find(`[data-testid="membership-removed"]`).Text(), "00uE") {
 			t.Errorf("membership change %q", m.Text())
 		}

@@ -52,6 +52,13 @@ func (c *previewCache) put(user string, p *preview) (string, error) {
 		return "", fmt.Errorf("preview id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(b[:])
+	c.putID(user, id, p)
+	return id, nil
+}
+
+// putID stores p for user under an id chosen by the caller (a background
+// test's, so that the address it sent the admin to shows the result).
+func (c *previewCache) putID(user, id string, p *preview) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -73,7 +80,6 @@ func (c *previewCache) put(user string, p *preview) (string, error) {
 	for c.ll.Len() > previewMax {
 		c.removeLocked(c.ll.Back())
 	}
-	return id, nil
 }
 
 // get returns user's preview with this id, or false when it is unknown,

@@ -48,8 +48,10 @@ func (s *Server) routes() http.Handler {
 			r.Post("/schedule/stop", s.scheduleStop)      // schedule_toggle.go
 
 			// --- Test preview ---
-			r.Get("/test", s.testPreview)  // test_preview.go
-			r.Post("/test/run", s.testRun) // test_preview.go
+			r.Get("/test", s.testPreview)        // test_preview.go
+			r.Post("/test/run", s.testRun)       // test_preview.go (starts a background job)
+			r.Post("/test/cancel", s.testCancel) // test_preview.go
+			r.Get("/test/events", s.testEvents)  // test_preview.go (SSE)
 
 			// --- History ---
 			r.Get("/history", s.history)                  // history.go

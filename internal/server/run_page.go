@@ -67,7 +67,7 @@ func runView(run store.Run) web.RunView {
 	if len(run.Changes) > 0 {
 		var ch dsync.Changes
 		if json.Unmarshal(run.Changes, &ch) == nil {
-			v.Changes = changesView(&ch)
+			v.Changes = changesView(&ch, recordNames(&ch))
 			if ch.Bitwarden != nil {
 				v.Bitwarden = orgDiffView(ch.Bitwarden)
 			}
@@ -76,8 +76,42 @@ func runView(run store.Run) web.RunView {
 	return v
 }
 
+// recordNames maps directory ids to emails from what a Changes record
+// names, so membership lists can show people rather than ids.
+func recordNames(c *dsync.Changes) map[string]string {
+	m := map[string]string{}
+	add := func(refs []dsync.MemberRef) {
+		for _, r := range refs {
+			if r.Email != "" {
+				m[r.ExternalID] = r.Email
+			}
+		}
+	}
+	add(c.MembersAdded)
+	add(c.MembersRemoved)
+	add(c.MembersDeleted)
+	add(c.MembersRestored)
+	for _, e := range c.EmailsChanged {
+		m[e.ExternalID] = e.To
+	}
+	if d := c.Bitwarden; d != nil {
+		add(d.Invites)
+		add(d.Links)
+		add(d.OwnersKept)
+		add(d.EmailTaken)
+		for _, r := range d.Removals {
+			if r.Email != "" {
+				m[r.ExternalID] = r.Email
+			}
+		}
+	}
+	return m
+}
+
 // changesView shows a Changes record: counts, then the kept lists.
-func changesView(c *dsync.Changes) *web.ChangesView {
+// names maps directory ids to emails for the membership lists (ids
+// without a name are shown as they are).
+func changesView(c *dsync.Changes, names map[string]string) *web.ChangesView {
 	n := c.Counts
 	v := &web.ChangesView{
 		First: c.First, Empty: c.Empty(), Truncated: c.Truncated,
@@ -128,8 +162,19 @@ func changesView(c *dsync.Changes) *web.ChangesView {
 		v.Lists = append(v.Lists, l)
 	}
 	groups("groups-removed", "Groups no longer synced", n.GroupsRemoved, c.GroupsRemoved)
+	named := func(ids []string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			if n, ok := names[id]; ok {
+				out[i] = n
+			} else {
+				out[i] = id
+			}
+		}
+		return out
+	}
 	for _, m := range c.MembershipChanges {
-		v.Memberships = append(v.Memberships, membershipView(m.ExternalID, m.Name, m.Added, m.Removed))
+		v.Memberships = append(v.Memberships, membershipView(m.ExternalID, m.Name, named(m.Added), named(m.Removed)))
 	}
 	return v
 }

@@ -159,6 +159,7 @@ type Server struct {
 	alerts   AlertSender
 	streams  streams
 	previews *previewCache
+	tests    testJobs
 	cookies  *sessions.CookieStore
 	// sessionStore and logins keep sessions and the login throttle.
 	sessionStore SessionStore

@@ -19,8 +19,10 @@ func (s *streams) doneChan() <-chan struct{} {
 	return s.done
 }
 
-// CloseStreams ends every open event stream; call it at shutdown.
+// CloseStreams ends every open event stream and cancels the tests running
+// in the background (waiting for them to end); call it at shutdown.
 func (s *Server) CloseStreams() {
+	defer s.tests.cancelAll()
 	s.streams.mu.Lock()
 	defer s.streams.mu.Unlock()
 	if s.streams.done == nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dirsync/dirsync/internal/browsertest"
+	"github.com/dirsync/dirsync/internal/demo"
+	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
 // TestBrowserTestPreview runs a test from the Test page in Chromium, then
@@ -29,8 +33,8 @@ func TestBrowserTestPreview(t *testing.T) {
 		chromedp.Click(sel("login-submit")),
 		chromedp.WaitVisible(sel("test-run-form")),
 	)
-	b.Do("run a test", chromedp.Click(sel("test-run")), chromedp.WaitVisible(sel("preview-counts")))
-	if got := b.Text("count-users"); got != "120" {
+	b.Do("run a test", chromedp.Click(sel("test-run")), chromedp.WaitVisible(sel("verdict")))
+	if got := b.Text("number-users"); !strings.HasPrefix(got, "120 ") {
 		t.Fatalf("users count %q", got)
 	}
 	rows := `document.querySelectorAll('[data-testid="preview-user"]').length`
@@ -47,6 +51,68 @@ func TestBrowserTestPreview(t *testing.T) {
 	b.Do("groups tab", chromedp.Click(sel("tab-groups")), chromedp.WaitVisible(sel("preview-groups")))
 	if n := strings.Count(b.Text("preview-groups"), "Group 0"); n != 4 {
 		t.Errorf("%d groups listed, want 4", n)
+	}
+	if problems := b.Problems(); len(problems) > 0 {
+		t.Fatalf("browser reported errors (CSP violations?): %q", problems)
+	}
+}
+
+// TestBrowserTestRunLive runs a test against a slow fake Okta (150 ms per
+// request): the page answers at once with the running test, its progress
+// moves over the event stream, and the result replaces it in place — no
+// reload, no CSP error.
+func TestBrowserTestRunLive(t *testing.T) {
+	p := newPreviewEnv(t, oktatest.Generate(oktatest.Spec{Users: 1000, Groups: 8, MembersPerGroup: 40, Seed: 9}), nil)
+	slow := oktatest.New(oktatest.Options{Latency: 150 * time.Millisecond})
+	t.Cleanup(slow.Close)
+	slow.SetOrg(p.org)
+	st := demo.Settings(slow, p.bw)
+	if err := demo.Save(context.Background(), p.st, store.DefaultProfile, st); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.Start(t, 90*time.Second)
+	b.ScreenshotOnFailure("")
+	sel := browsertest.Sel
+	b.Do("log in",
+		chromedp.Navigate(p.ts.URL+"/test"),
+		chromedp.WaitVisible(sel("login-form")),
+		chromedp.SendKeys(sel("login-username"), testUser),
+		chromedp.SendKeys(sel("login-password"), testPassword),
+		chromedp.Click(sel("login-submit")),
+		chromedp.WaitVisible(sel("test-run-form")),
+	)
+	b.Do("start a test", chromedp.Click(sel("test-run")), chromedp.WaitVisible(sel("test-running-card")))
+	// Record every progress text the page shows from now on; a reload
+	// would lose the marker and the record.
+	b.Do("watch the progress", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.dsMarker = "kept";
+		window.dsSeen = new Set();
+		const note = () => { const m = document.querySelector('[data-testid="test-progress-message"]'); if (m) window.dsSeen.add(m.textContent.trim()); };
+		note();
+		new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true});
+	})()`))
+	b.Do("the result", chromedp.WaitVisible(sel("verdict")))
+	seen, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`Array.from(window.dsSeen)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`window.dsMarker || ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 2 {
+		t.Errorf("the progress did not move: %q", seen)
+	}
+	if marker != "kept" {
+		t.Error("the page was reloaded; the result did not come in place")
+	}
+	if got := b.Text("verdict-text"); !strings.Contains(got, "This sync would invite") {
+		t.Errorf("verdict %q", got)
+	}
+	if dir := os.Getenv("DIRSYNC_SCREENSHOTS"); dir != "" {
+		if err := b.Screenshot(dir + "/test-verdict.png"); err != nil {
+			t.Log(err)
+		}
 	}
 	if problems := b.Problems(); len(problems) > 0 {
 		t.Fatalf("browser reported errors (CSP violations?): %q", problems)

@@ -214,6 +214,13 @@ type Result struct {
 	// read; then BitwardenError says why, if it failed.
 	Bitwarden      *OrgDiff
 	BitwardenError string
+	// WouldHold is set by a test whose plan the deletion guard would hold
+	// in a sync; HoldReason says why, with the limit.
+	WouldHold  bool
+	HoldReason string
+	// Unchanged is set by a test whose import is the one last pushed: a
+	// sync would send nothing.
+	Unchanged bool
 	// Settings are the settings the run used (secrets included: never
 	// render them).
 	Settings config.Settings
@@ -457,8 +464,12 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 				res.Bitwarden = d
 				res.Changes.Bitwarden = d
 				setChanges()
+				// The verdict the Test page leads with: would a sync
+				// now be held by the deletion guard?
+				res.WouldHold, res.HoldReason = e.guard(settings, plan, d)
 			}
 		}
+		res.Unchanged = unchanged
 		res.Run.Status = StatusDryRun
 		return res, nil
 	}
