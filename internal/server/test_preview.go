@@ -452,9 +452,6 @@ func nonZero(cs []web.Count, keep ...string) []web.Count {
 	return out
 }
 
-// plural is "1 group" / "3 groups".
-func plural(n int, one, many string) string { return web.Plural(n, one, many) }
-
 // pluralWord is the noun alone for n.
 func pluralWord(n int, one, many string) string {
 	if n == 1 {
