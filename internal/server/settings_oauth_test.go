@@ -17,6 +17,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/browsertest"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -176,5 +177,26 @@ func TestBrowserOktaAuthChoice(t *testing.T) {
 	}
 	if problems := b.Problems(); len(problems) > 0 {
 		t.Fatalf("browser reported errors: %q", problems)
+	}
+}
+
+// The Test page's hints speak of the service app, not of an API token,
+// when settings use one.
+func TestErrorHintsOAuth(t *testing.T) {
+	st := config.Defaults()
+	st.Directory.Okta.ClientID = "0oa1"
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&okta.TokenError{Status: 400, Code: "invalid_scope", Scopes: okta.DefaultScopes}, "grant okta.users.read and okta.groups.read"},
+		{&okta.TokenError{Status: 401, Code: "invalid_client", ClientID: "0oa1"}, "Public key / Private key"},
+		{&okta.APIError{Method: "GET", Path: "/api/v1/users", Status: 403, Code: "E0000006", OAuth: true}, "Read-only Administrator role"},
+		{&okta.APIError{Method: "GET", Path: "/api/v1/users", Status: 401, Code: "E0000011", OAuth: true}, "Okta API Scopes"},
+	} {
+		hints := strings.Join(errorHints(tc.err, st), " ")
+		if !strings.Contains(hints, tc.want) || strings.Contains(hints, "API token") {
+			t.Errorf("%v: hints %q, want %q and no API token advice", tc.err, hints, tc.want)
+		}
 	}
 }

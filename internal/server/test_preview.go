@@ -665,7 +665,17 @@ func errorHints(err error, st config.Settings) []string {
 	}
 	var hints []string
 	var fe config.FieldErrors
+	var tokErr *okta.TokenError
+	oauth := st.Directory.Okta.UsesOAuth() || (isAPI && apiErr.OAuth)
 	switch {
+	case errors.As(err, &tokErr):
+		hints = append(hints, "The OAuth service app: Okta refused dirsync's token request. "+tokErr.Hint()+".")
+	case oauth && isAPI && apiErr.Status == http.StatusForbidden:
+		hints = append(hints,
+			"The service app's admin role: in Okta open Applications → the app → Admin roles and assign it the Read-only Administrator role (reading users and groups needs one).")
+	case oauth && isAPI && apiErr.Status == http.StatusUnauthorized:
+		hints = append(hints,
+			"The service app's access token: Okta refused even a new one. Check that the app is active and that okta.users.read and okta.groups.read are granted on its Okta API Scopes tab.")
 	case has(okta.CodeInvalidToken, http.StatusUnauthorized) || (isAPI && apiErr.Status == http.StatusUnauthorized):
 		hints = append(hints,
 			"The Okta API token: Okta says it is invalid, expired or revoked. Tokens expire after 30 days without use and end when their admin is deactivated. Create a new one in Okta (Security → API → Tokens) and enter it in Settings.",
