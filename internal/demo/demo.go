@@ -5,7 +5,9 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
@@ -54,9 +56,16 @@ func Start(ctx context.Context, st *store.Store, profileID int64) (*Fakes, error
 	f.Okta.SetOrg(org)
 	f.Bitwarden.AddMember("owner@example.com", "", bwtest.Owner)
 	s, err := st.LoadSettings(ctx, profileID)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		s = config.Defaults()
 		s.Sync.IntervalMinutes = 60
+	case err != nil || !IsDemo(s):
+		// Overwriting real settings would point the installation's schedule
+		// at a fake and drop its secrets.
+		f.Close()
+		return nil, fmt.Errorf("%w: %s holds the settings of a real installation (%s), which the demo would overwrite; "+
+			"run the demo on a database of its own: dirsync --db ./data/demo.db serve --demo", ErrRealSettings, st.Path(), where(s))
 	}
 	Connect(&s, f.Okta, f.Bitwarden)
 	if err := Save(ctx, st, profileID, s); err != nil {
@@ -64,6 +73,34 @@ func Start(ctx context.Context, st *store.Store, profileID int64) (*Fakes, error
 		return nil, err
 	}
 	return f, nil
+}
+
+// ErrRealSettings is returned by Start for a database whose settings are
+// not the demo's.
+var ErrRealSettings = errors.New("serve --demo refused")
+
+// IsDemo reports whether saved settings are a demo's: both connections go
+// to loopback fakes with the fakes' own credentials. Anything else is an
+// installation's.
+func IsDemo(s config.Settings) bool {
+	return isLoopbackURL(s.Directory.Okta.OrgURL) && isLoopbackURL(s.Bitwarden.Server) &&
+		!s.Directory.Okta.UsesOAuth() &&
+		s.Directory.Okta.Token.Reveal() == oktatest.DefaultToken &&
+		s.Bitwarden.ClientID == bwtest.DefaultClientID && s.Bitwarden.ClientSecret.Reveal() == bwtest.DefaultClientSecret
+}
+
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Host != "" && config.IsLoopbackHost(u.Hostname())
+}
+
+// where names the directory and organization of settings for a message
+// (no secret).
+func where(s config.Settings) string {
+	if s.Directory.Okta.OrgURL == "" {
+		return "settings the key cannot open"
+	}
+	return "Okta " + s.Directory.Okta.OrgURL + ", Bitwarden " + s.Bitwarden.Server
 }
 
 // Settings returns the default settings pointed at a fake Okta and a fake

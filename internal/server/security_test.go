@@ -266,3 +266,50 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("healthz %q", r.body)
 	}
 }
+
+// TestPublicURLPinsHost: with DIRSYNC_PUBLIC_URL set, a request naming
+// another host (DNS rebinding: the attacker's name resolving to us) is
+// refused before the login page or /metrics; the public host, IP
+// addresses and the health probes are served.
+func TestPublicURLPinsHost(t *testing.T) {
+	e := newEnv(t, true, func(c *Config) {
+		c.PublicURL = "https://dirsync.example.com"
+		c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("metrics")) })
+	})
+	for _, tc := range []struct {
+		host, path string
+		want       int
+	}{
+		{"rebind.attacker.example", "/login", http.StatusMisdirectedRequest},
+		{"rebind.attacker.example:8080", "/metrics", http.StatusMisdirectedRequest},
+		{"dirsync.example.com.attacker.example", "/login", http.StatusMisdirectedRequest},
+		{"DIRSYNC.example.com", "/login", http.StatusOK},
+		{"dirsync.example.com:443", "/metrics", http.StatusOK},
+		{"127.0.0.1:8080", "/login", http.StatusOK},
+		{"[::1]:8080", "/metrics", http.StatusOK},
+		{"rebind.attacker.example", "/healthz", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+tc.path, nil)
+		req.Host = tc.host
+		res, err := e.client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("Host %s %s: status %d, want %d", tc.host, tc.path, res.StatusCode, tc.want)
+		}
+	}
+	// Without a public URL nothing is pinned.
+	e2 := newEnv(t, true)
+	req, _ := http.NewRequest(http.MethodGet, e2.ts.URL+"/login", nil)
+	req.Host = "anything.example"
+	res, err := e2.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("no public URL: status %d", res.StatusCode)
+	}
+}

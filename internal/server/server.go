@@ -41,8 +41,9 @@ type Config struct {
 	// PublicURL is the address admins use, such as
 	// https://dirsync.example.com. When it is https, session cookies are
 	// always Secure and its origin is trusted by the cross-origin check
-	// (useful behind a proxy that rewrites Host). Empty: derived per
-	// request.
+	// (useful behind a proxy that rewrites Host). When set, requests for
+	// any other host name (not an IP address) are refused with 421, which
+	// stops DNS rebinding. Empty: derived per request.
 	PublicURL string
 	// ListenAddr is the address the caller listens on; it only completes
 	// the setup link logged when there is no admin yet.
@@ -298,7 +299,34 @@ func (s *Server) Handler() http.Handler {
 	}
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 	// Headers and request ids wrap the check so its refusals carry them too.
-	return s.requestID(s.securityHeaders(s.logRequests(cop.Handler(s.routes()))))
+	return s.requestID(s.securityHeaders(s.logRequests(s.pinHost(cop.Handler(s.routes())))))
+}
+
+// pinHost answers 421 to a request whose Host is neither the public URL's
+// host nor an IP address, when PublicURL is set. DNS rebinding makes a
+// browser send requests for an attacker's name to the console's address;
+// their Host is the attacker's name, so they stop here. IP literals (a
+// proxy's upstream address, a Prometheus scrape by address) cannot be
+// rebound and pass; the health probes pass whatever their Host.
+func (s *Server) pinHost(next http.Handler) http.Handler {
+	if s.public == nil {
+		return next
+	}
+	want := strings.ToLower(s.public.Hostname())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		if host == want || net.ParseIP(host) != nil || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.log.Warn("request for another host refused", "host", r.Host, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+		http.Error(w, "this console answers only at "+s.public.Scheme+"://"+s.public.Host+
+			" (DIRSYNC_PUBLIC_URL); behind a proxy, pass the Host header on (nginx: proxy_set_header Host $host)", http.StatusMisdirectedRequest)
+	})
 }
 
 func (s *Server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {

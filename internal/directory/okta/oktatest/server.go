@@ -59,6 +59,9 @@ type Options struct {
 	Now func() time.Time
 }
 
+// DefaultToken is the SSWS token a fake accepts when Options.Token is empty.
+const DefaultToken = "test-token"
+
 // Server is a running fake Okta org.
 type Server struct {
 	// URL is the org URL (http://127.0.0.1:port), without a trailing slash.
@@ -109,7 +112,7 @@ type failRule struct {
 // New starts a fake Okta server with an empty org. Call Close when done.
 func New(opts Options) *Server {
 	if opts.Token == "" {
-		opts.Token = "test-token"
+		opts.Token = DefaultToken
 	}
 	if opts.RateLimit <= 0 {
 		opts.RateLimit = DefaultRateLimit
