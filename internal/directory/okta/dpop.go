@@ -62,6 +62,8 @@ func dpopProof(method string, u *url.URL, accessToken, nonce string, now time.Ti
 
 // htu is the proof's target URI: scheme, host and path only.
 func htu(u *url.URL) string {
-	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	// The decoded path: Okta compares htu with the normalized request
+	// URI, so a percent-encoded form would not match.
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
 	return v.String()
 }

@@ -216,6 +216,9 @@ type oauthState struct {
 	expires   time.Time
 	asNonce   string // the token endpoint's latest DPoP nonce
 	rsNonce   string // the API's latest DPoP nonce
+	// noDPoP is set once the token endpoint refused an offered proof and
+	// then issued a token without one: the app does not use DPoP.
+	noDPoP bool
 }
 
 var (
@@ -390,11 +393,12 @@ type tokenAnswer struct {
 // mint asks the token endpoint for a token, answering use_dpop_nonce with
 // a new proof, and stores it in the shared state.
 func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
+	var refused *TokenError // a refusal of the offered DPoP proof
 	for attempt := 0; ; attempt++ {
 		a.state.mu.Lock()
-		nonce := a.state.asNonce
+		nonce, withDPoP := a.state.asNonce, !a.state.noDPoP
 		a.state.mu.Unlock()
-		ans, status, header, raw, err := a.tokenRequest(ctx, c, nonce)
+		ans, status, header, raw, err := a.tokenRequest(ctx, c, nonce, withDPoP)
 		if err != nil {
 			return err
 		}
@@ -420,6 +424,14 @@ func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
 			c.logger(ctx).Info("okta: service app token minted", "type", typ, "expires_in", ttl)
 			return nil
 		}
+		if refused != nil {
+			// Without the proof it failed too: the proof was needed, and
+			// its refusal is the error to report.
+			a.state.mu.Lock()
+			a.state.noDPoP = false
+			a.state.mu.Unlock()
+			return refused
+		}
 		if ans.Error == "use_dpop_nonce" && header.Get("DPoP-Nonce") != "" && attempt < maxNonceRetries {
 			continue
 		}
@@ -435,13 +447,28 @@ func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
 				te.Body = snippet([]byte(c.scrub(string(raw))), "")
 			}
 		}
+		// An app without DPoP may refuse an offered proof rather than
+		// ignore it (RFC 9449 lets it do either): ask once without one.
+		if withDPoP && status == http.StatusBadRequest && mentionsDPoP(ans) {
+			refused = te
+			a.state.mu.Lock()
+			a.state.noDPoP = true
+			a.state.mu.Unlock()
+			continue
+		}
 		return te
 	}
 }
 
 // tokenRequest sends one token request with a fresh client assertion and
 // DPoP proof.
-func (a *oauthAuth) tokenRequest(ctx context.Context, c *Client, nonce string) (tokenAnswer, int, http.Header, []byte, error) {
+// mentionsDPoP reports whether a token refusal is about the DPoP proof.
+func mentionsDPoP(ans tokenAnswer) bool {
+	return ans.Error == "invalid_dpop_proof" ||
+		(ans.Error == "invalid_request" && strings.Contains(strings.ToLower(ans.ErrorDescription), "dpop"))
+}
+
+func (a *oauthAuth) tokenRequest(ctx context.Context, c *Client, nonce string, withDPoP bool) (tokenAnswer, int, http.Header, []byte, error) {
 	now := c.cfg.Now()
 	assertion, err := a.assertion(now)
 	if err != nil {
@@ -465,9 +492,13 @@ func (a *oauthAuth) tokenRequest(ctx context.Context, c *Client, nonce string) (
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	// Always offered: an app that requires DPoP refuses a request without
-	// it, and one that does not answers token_type "Bearer" (RFC 9449 §5).
-	req.Header.Set("DPoP", proof)
+	// Offered unless the app was seen not to use DPoP: an app that
+	// requires it refuses a request without it, and one that does not
+	// answers token_type "Bearer" (RFC 9449 §5) or refuses the proof (then
+	// mint asks again without it).
+	if withDPoP {
+		req.Header.Set("DPoP", proof)
+	}
 	start := time.Now()
 	ev := RequestEvent{Method: http.MethodPost, Path: TokenPath, Bucket: BucketToken, RateLimitRemaining: -1, RateLimitLimit: -1}
 	resp, err := c.http.Do(req)

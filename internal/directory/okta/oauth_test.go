@@ -441,3 +441,55 @@ func TestNewOAuthValidates(t *testing.T) {
 		}
 	}
 }
+
+// An app without DPoP may refuse an offered proof instead of ignoring it:
+// the client asks once more without one, and from then on offers none.
+func TestOAuthBearerAppRefusingProofs(t *testing.T) {
+	k := newECKey(t)
+	s := newOAuthSetup(t, oktatest.OAuthApp{Keys: []oktatest.AppKey{{Public: &k.PublicKey}}, AdminRole: true, RefuseUnusedDPoP: true}, oktatest.Options{})
+	c := s.client(t, OAuth{PrivateKey: pkcs8(t, k)}, nil)
+	snap, err := c.Read(context.Background(), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffSnapshots(t, snap, expected(s.org))
+	noSSWS(t, s.srv, "Bearer")
+	if n := s.srv.TokenRequests(); n != 2 {
+		t.Errorf("%d token requests, want 2 (refused proof, then without)", n)
+	}
+	s.srv.ExpireTokens()
+	if _, err := c.Read(context.Background(), all); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.srv.TokenRequests(); n != 3 {
+		t.Errorf("%d token requests after a re-mint, want 3 (no proof offered again)", n)
+	}
+}
+
+// A proof Okta's API refuses (here: this machine's clock runs ahead after
+// the token was minted) fails the read with its own message, at once.
+func TestOAuthAPIRefusesProof(t *testing.T) {
+	var mu sync.Mutex
+	offset := time.Duration(0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
+	k := newECKey(t)
+	s := newOAuthSetup(t, oktatest.OAuthApp{Keys: []oktatest.AppKey{{Public: &k.PublicKey}}, DPoP: true, AdminRole: true}, oktatest.Options{})
+	s.after = func(n int) {
+		mu.Lock()
+		offset = 3 * time.Minute
+		mu.Unlock()
+	}
+	c := s.client(t, OAuth{PrivateKey: pkcs8(t, k)}, func(c *Config) { c.Now = clock })
+	_, err := c.Read(context.Background(), all)
+	if err == nil {
+		t.Fatal("read succeeded with proofs from the future")
+	}
+	for _, want := range []string{"400", "invalid_dpop_proof", "iat", "clock"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if n := s.srv.TokensMinted(); n != 1 {
+		t.Errorf("a refused proof re-minted the token (%d tokens)", n)
+	}
+}

@@ -63,6 +63,10 @@ type OAuthApp struct {
 	// APINonce makes the API demand the server's DPoP nonce in proofs
 	// too (401 use_dpop_nonce), as a resource server may.
 	APINonce bool
+	// RefuseUnusedDPoP makes the token endpoint of an app without DPoP
+	// refuse an offered proof (400 invalid_dpop_proof) instead of
+	// ignoring it; RFC 9449 allows either.
+	RefuseUnusedDPoP bool
 }
 
 // oauthState is the fake's authorization-server state, under Server.mu.
@@ -209,6 +213,10 @@ var (
 	authNoAdminRole = authResult{status: http.StatusForbidden, code: "E0000006", summary: "You do not have permission to perform the requested action"}
 )
 
+// dpopRefusal is the API's refusal of a DPoP request: 401 for a token
+// or nonce problem, 400 for a bad proof, as Okta answers (Okta's SDK
+// issue okta/okta-sdk-python#541 shows "400 … WWW-Authenticate: DPoP …
+// error="invalid_dpop_proof"").
 func dpopRefusal(status int, errCode, desc string) authResult {
 	code := errCode
 	if errCode == "invalid_token" {
@@ -258,15 +266,15 @@ func (s *Server) authorizeLocked(r *http.Request, now time.Time) authResult {
 		}
 		proofs := r.Header.Values("DPoP")
 		if len(proofs) != 1 {
-			return dpopRefusal(http.StatusUnauthorized, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+			return dpopRefusal(http.StatusBadRequest, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
 		}
 		sum := sha256.Sum256([]byte(cred))
 		claims, jkt, err := s.verifyProofLocked(proofs[0], r.Method, "http://"+r.Host+r.URL.Path, base64.RawURLEncoding.EncodeToString(sum[:]), now)
 		if err != nil {
-			return dpopRefusal(http.StatusUnauthorized, "invalid_dpop_proof", err.Error())
+			return dpopRefusal(http.StatusBadRequest, "invalid_dpop_proof", err.Error())
 		}
 		if jkt != tok.jkt {
-			return dpopRefusal(http.StatusUnauthorized, "invalid_dpop_proof", "The DPoP proof was not signed by the key the token is bound to.")
+			return dpopRefusal(http.StatusBadRequest, "invalid_dpop_proof", "The DPoP proof was not signed by the key the token is bound to.")
 		}
 		if s.oauth.app.APINonce && claims.Nonce != s.oauth.nonce {
 			return dpopRefusal(http.StatusUnauthorized, "use_dpop_nonce", "Resource server requires nonce in DPoP proof.")
@@ -373,6 +381,9 @@ func (s *Server) tokenLocked(r *http.Request, now time.Time) (status int, code, 
 		return http.StatusUnauthorized, "invalid_client", err.Error()
 	}
 	jkt := ""
+	if !app.DPoP && app.RefuseUnusedDPoP && r.Header.Get("DPoP") != "" {
+		return http.StatusBadRequest, "invalid_dpop_proof", "DPoP proof was provided but the client is not configured for DPoP."
+	}
 	if app.DPoP {
 		proofs := r.Header.Values("DPoP")
 		if len(proofs) != 1 {
