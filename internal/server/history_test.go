@@ -283,8 +283,22 @@ func TestHistoryAfterRealSync(t *testing.T) {
 	if got := strings.TrimSpace(testid(rd, "run-trigger").Text()); got != "schedule" {
 		t.Errorf("trigger %q", got)
 	}
-	first := p.get(p.c, fmt.Sprintf("/history/%d", ids[1])).doc(t)
+	// The scheduled run read only the changed users and sent only them.
+	if got := countOf(t, r, "okta-read"); !strings.HasPrefix(got, "changed users only") {
+		t.Errorf("okta read %q, want a delta read", got)
+	}
+	if got := countOf(t, r, "push-kind"); got != "changes only (1 members, 0 groups)" {
+		t.Errorf("sent %q, want the one new member", got)
+	}
+	firstPage := p.get(p.c, fmt.Sprintf("/history/%d", ids[1]))
+	first := firstPage.doc(t)
 	if testid(first, "changes-first").Length() != 1 {
 		t.Error("the first push does not say it had nothing to compare with")
+	}
+	if got := countOf(t, firstPage, "okta-read"); !strings.HasPrefix(got, "full (") {
+		t.Errorf("first run's okta read %q, want full", got)
+	}
+	if got := countOf(t, firstPage, "push-kind"); !strings.HasPrefix(got, "everything (") {
+		t.Errorf("first run sent %q, want everything", got)
 	}
 }

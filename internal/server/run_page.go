@@ -64,6 +64,14 @@ func runView(run store.Run) web.RunView {
 		{Key: "invites", Label: "Invites", Value: itoa(c.Invites)},
 		{Key: "removals", Label: "Removals", Value: itoa(c.Removals)},
 	}
+	// Runs recorded before delta reads, or that failed before reading,
+	// have neither.
+	if c.FullRead || c.UsersRead > 0 {
+		v.Counts = append(v.Counts, web.Count{Key: "okta-read", Label: "Okta read", Value: readKind(c)})
+	}
+	if c.Batches > 0 && (c.PushedMembers > 0 || c.PushedGroups > 0) {
+		v.Counts = append(v.Counts, web.Count{Key: "push-kind", Label: "Sent", Value: pushKind(c)})
+	}
 	if len(run.Changes) > 0 {
 		var ch dsync.Changes
 		if json.Unmarshal(run.Changes, &ch) == nil {
@@ -269,4 +277,23 @@ func appendMemberList(lists []web.ChangeList, key, title string, count int, refs
 		l.Items[i] = web.ChangeItem{Text: m.Email, ID: m.ExternalID}
 	}
 	return append(lists, l)
+}
+
+// readKind says whether a run read everything or only the users changed
+// since the last read (a delta read).
+func readKind(c store.RunCounts) string {
+	if c.FullRead {
+		return "full (" + itoa(c.UsersRead) + " users)"
+	}
+	return "changed users only (" + itoa(c.UsersRead) + ")"
+}
+
+// pushKind says whether a push sent the whole import or only what changed
+// since the last push.
+func pushKind(c store.RunCounts) string {
+	what := itoa(c.PushedMembers) + " members, " + itoa(c.PushedGroups) + " groups"
+	if c.FullPush {
+		return "everything (" + what + ")"
+	}
+	return "changes only (" + what + ")"
 }
