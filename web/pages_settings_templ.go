@@ -499,7 +499,7 @@ func advanced(f SettingsForm) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		templ_7745c5c3_Err = textInput("okta.fullReadHours", "okta.fullReadHours", "Full read every (hours)", f.FullReadHours, "text", f.Errors.Get("okta.fullReadHours"),
-			"Between full reads dirsync reuses the group members it cached for groups Okta reports unchanged; at least this often it reads every group's members again (1 to 168).").Render(ctx, templ_7745c5c3_Buffer)
+			"Between full reads dirsync reads only the users Okta changed since the last run, reuses the group members it cached for groups Okta reports unchanged, and sends Bitwarden only what changed; at least this often it reads every user and every group's members again and sends the whole import (1 to 168).").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -100,8 +100,9 @@ type Okta struct {
 	// RateLimitShare is the share (0–1] of each Okta rate-limit bucket
 	// dirsync may use (default 0.5).
 	RateLimitShare float64 `json:"rateLimitShare,omitempty"`
-	// FullReadHours forces a read of every group's members (ignoring the
-	// membership cache) at least this often (default 24).
+	// FullReadHours forces a full read — every user (ignoring the user
+	// cache's delta) and every group's members (ignoring the membership
+	// cache) — and a full push at least this often (default 24).
 	FullReadHours int `json:"fullReadHours,omitempty"`
 }
 
