@@ -15,11 +15,29 @@ import (
 )
 
 // ImportMember is one member of an import. Deleted members are removed from
-// the organization (unless owners); their email may be empty.
+// the organization (unless owners). Bitwarden refuses `email: ""` even for
+// deleted members (EmailAddressAttribute on
+// src/Api/AdminConsole/Public/Models/Request/OrganizationImportRequestModel.cs),
+// so a deleted member always carries its email: Vaultwarden needs it too,
+// matching members by email (src/api/core/public.rs).
 type ImportMember struct {
 	Email      string `json:"email"`
 	ExternalID string `json:"externalId"`
 	Deleted    bool   `json:"deleted"`
+}
+
+// MarshalJSON sends an empty email as null, which Bitwarden accepts for a
+// deleted member, where "" is refused.
+func (m ImportMember) MarshalJSON() ([]byte, error) {
+	var email *string
+	if m.Email != "" {
+		email = &m.Email
+	}
+	return json.Marshal(struct {
+		Email      *string `json:"email"`
+		ExternalID string  `json:"externalId"`
+		Deleted    bool    `json:"deleted"`
+	}{email, m.ExternalID, m.Deleted})
 }
 
 // ImportGroup is one group of an import; MemberExternalIDs are member
@@ -36,6 +54,17 @@ type ImportRequest struct {
 	Members           []ImportMember `json:"members"`
 	OverwriteExisting bool           `json:"overwriteExisting"`
 	LargeImport       bool           `json:"largeImport"`
+	// InviteUsersAfterProvisioning false makes Bitwarden add new members as
+	// Staged, without an invitation email; nil leaves the server's default
+	// (true). A pointer so that a request built without it never stages
+	// anyone by accident. Vaultwarden ignores the field.
+	InviteUsersAfterProvisioning *bool `json:"inviteUsersAfterProvisioning,omitempty"`
+}
+
+// Invites reports whether the request invites new members (the server's
+// default) rather than staging them.
+func (r *ImportRequest) Invites() bool {
+	return r.InviteUsersAfterProvisioning == nil || *r.InviteUsersAfterProvisioning
 }
 
 // Member types and statuses, as the Public API numbers them.
@@ -49,7 +78,20 @@ const (
 	MemberStatusInvited   = 0
 	MemberStatusAccepted  = 1
 	MemberStatusConfirmed = 2
+	// MemberStatusStaged is a member added by a sync with
+	// inviteUsersAfterProvisioning false: no invitation sent yet
+	// (src/Core/AdminConsole/Enums/OrganizationUserStatusType.cs).
+	MemberStatusStaged = 3
 )
+
+// MayLackMasterPassword reports whether the Public API shows a member that
+// cannot have a master password: invited or staged (no account yet), or
+// without a userId. Bitwarden refuses an overwriteExisting import that
+// would remove such a member. SSO, trusted-device and Key Connector users
+// also lack one, but the API does not show it.
+func (m Member) MayLackMasterPassword() bool {
+	return m.Status == MemberStatusInvited || m.Status == MemberStatusStaged || m.UserID == ""
+}
 
 // Member is an organization member from GET /public/members. ID is the
 // organization-member id (what group member-ids list); UserID is empty for
@@ -91,6 +133,10 @@ func (c *Client) Import(ctx context.Context, req *ImportRequest) error {
 		return err
 	}
 	_, err = c.do(ctx, http.MethodPost, pathImport, c.endpoints.APIURL+pathImport, body, true)
+	if err != nil && isTimeout(ctx, err) {
+		// Never re-send: the server may still be applying it.
+		return &ImportTimeoutError{After: c.requestTimeout(true), Err: err}
+	}
 	return err
 }
 
@@ -238,21 +284,24 @@ func (c *Client) do(ctx context.Context, method, route, rawURL string, body []by
 // getJSON sends an authenticated GET and decodes a 2xx answer straight from
 // the body, without holding it in memory (a large organization's member
 // list is tens of megabytes). On 401 it renews the token once and retries.
+// Reads are retried on 429 and 5xx answers (see retry.go).
 func (c *Client) getJSON(ctx context.Context, route, rawURL string, decode func(io.Reader) error) error {
-	var stale string
-	for attempt := 0; ; attempt++ {
-		tok, err := c.accessToken(ctx, stale)
-		if err != nil {
+	return c.retryRead(ctx, func() error {
+		var stale string
+		for attempt := 0; ; attempt++ {
+			tok, err := c.accessToken(ctx, stale)
+			if err != nil {
+				return err
+			}
+			retry, err := c.getOnce(ctx, route, rawURL, tok, attempt == 0, decode)
+			if retry {
+				c.invalidate(tok)
+				stale = tok
+				continue
+			}
 			return err
 		}
-		retry, err := c.getOnce(ctx, route, rawURL, tok, attempt == 0, decode)
-		if retry {
-			c.invalidate(tok)
-			stale = tok
-			continue
-		}
-		return err
-	}
+	})
 }
 
 func (c *Client) getOnce(ctx context.Context, route, rawURL, tok string, mayRetry bool, decode func(io.Reader) error) (retry bool, err error) {
@@ -277,7 +326,9 @@ func (c *Client) getOnce(ctx context.Context, route, rawURL, tok string, mayRetr
 		if resp.StatusCode == http.StatusUnauthorized && mayRetry {
 			return true, nil
 		}
-		return false, c.scrub(newAPIError(http.MethodGet, route, resp.StatusCode, body))
+		e := c.scrub(newAPIError(http.MethodGet, route, resp.StatusCode, body))
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		return false, e
 	}
 	err = decode(io.LimitReader(resp.Body, maxListBody))
 	c.observe(http.MethodGet, route, resp.StatusCode, start, err)
@@ -288,11 +339,14 @@ func (c *Client) getOnce(ctx context.Context, route, rawURL, tok string, mayRetr
 }
 
 func (c *Client) requestTimeout(isImport bool) time.Duration {
+	if isImport && c.importTimeout > 0 {
+		return c.importTimeout
+	}
 	if c.timeout > 0 {
 		return c.timeout
 	}
 	if isImport {
-		return defaultImportTimeout
+		return DefaultImportTimeout
 	}
 	return defaultTimeout
 }
@@ -326,4 +380,47 @@ func (c *Client) send(ctx context.Context, method, route, rawURL string, body []
 		return 0, nil, fmt.Errorf("bitwarden: %s %s: read answer: %w", method, route, err)
 	}
 	return resp.StatusCode, respBody, nil
+}
+
+// Subscription is the organization's Password Manager seats from
+// GET /public/organization/subscription (src/Api/Billing/Public/Controllers/OrganizationController.cs).
+// Bitwarden cloud only: self-hosted answers 400 "Only allowed when not self
+// hosted." and Vaultwarden 404; nil fields mean no limit.
+type Subscription struct {
+	// Seats are the seats paid for; nil: no seat limit.
+	Seats *int
+	// MaxAutoscaleSeats is the most seats cloud buys by itself when
+	// invites need them; nil: no limit (it buys as many as needed).
+	MaxAutoscaleSeats *int
+}
+
+const pathSubscription = "/public/organization/subscription"
+
+// ErrNoSubscription means the server does not tell the organization's
+// seats (self-hosted Bitwarden, Vaultwarden).
+var ErrNoSubscription = errors.New("the server does not tell the organization's seats")
+
+// Subscription reads the organization's seats. It returns
+// ErrNoSubscription (wrapped) where the server does not answer it.
+func (c *Client) Subscription(ctx context.Context) (*Subscription, error) {
+	var body struct {
+		PasswordManager *struct {
+			Seats             *int `json:"seats"`
+			MaxAutoScaleSeats *int `json:"maxAutoScaleSeats"`
+		} `json:"passwordManager"`
+	}
+	err := c.getJSON(ctx, pathSubscription, c.endpoints.APIURL+pathSubscription, func(r io.Reader) error {
+		return json.NewDecoder(r).Decode(&body)
+	})
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusBadRequest) {
+		return nil, fmt.Errorf("%w: %v", ErrNoSubscription, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if body.PasswordManager == nil {
+		return &Subscription{}, nil
+	}
+	return &Subscription{Seats: body.PasswordManager.Seats, MaxAutoscaleSeats: body.PasswordManager.MaxAutoScaleSeats}, nil
 }

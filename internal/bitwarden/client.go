@@ -5,6 +5,7 @@
 package bitwarden
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -70,9 +71,16 @@ type Config struct {
 	DeviceIdentifier string
 	// UserAgent is sent on every request (default "dirsync").
 	UserAgent string
-	// Timeout bounds one request. Default: 60 s for the import, 30 s for
-	// everything else; when set it applies to every request.
+	// Timeout bounds one request. Default: 30 s; when set it applies to
+	// every request but the import when ImportTimeout is set too.
 	Timeout time.Duration
+	// ImportTimeout bounds one import request (default
+	// DefaultImportTimeout). A large first import can take minutes while
+	// the server keeps going; one that times out is never sent again.
+	ImportTimeout time.Duration
+	// RetryMaxElapsed bounds how long a read keeps retrying 429 and 5xx
+	// answers (default 2 minutes; a negative value turns retries off).
+	RetryMaxElapsed time.Duration
 	// Observer, if set, is called after every HTTP exchange (token included).
 	Observer func(RequestEvent)
 	// Redact lists other configured secrets (besides ClientSecret) that
@@ -95,9 +103,12 @@ const (
 	Scope = "api.organization"
 )
 
+// DefaultImportTimeout is the import's default time limit: a large first
+// import runs past a minute, and Bitwarden cloud's edge waits about 100 s.
+const DefaultImportTimeout = 300 * time.Second
+
 const (
 	defaultTimeout       = 30 * time.Second
-	defaultImportTimeout = 60 * time.Second
 	memberIDsConcurrency = 4
 )
 
@@ -110,6 +121,11 @@ type Client struct {
 	deviceID   string
 	userAgent  string
 	timeout    time.Duration
+	// importTimeout bounds the import (0: DefaultImportTimeout or timeout).
+	importTimeout time.Duration
+	retryMax      time.Duration
+	// sleep waits between read retries; tests replace it.
+	sleep      func(context.Context, time.Duration) error
 	observer   func(RequestEvent)
 	httpClient *http.Client
 	now        func() time.Time
@@ -145,6 +161,13 @@ func New(cfg Config) (*Client, error) {
 		timeout:    cfg.Timeout,
 		observer:   cfg.Observer,
 		now:        time.Now,
+
+		importTimeout: cfg.ImportTimeout,
+		retryMax:      cfg.RetryMaxElapsed,
+		sleep:         sleepCtx,
+	}
+	if c.retryMax == 0 {
+		c.retryMax = defaultRetryMaxElapsed
 	}
 	if c.deviceID == "" {
 		c.deviceID = DeviceIdentifierFor(c.clientID)

@@ -2,12 +2,25 @@ package bitwarden
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 )
+
+// IsNotListed reports whether err is a listing the server does not serve
+// (404): Vaultwarden serves the import but not GET /public/members,
+// /public/groups or their member-ids (src/api/core/public.rs routes only
+// ldap_import).
+func IsNotListed(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Method == http.MethodGet && ae.Status == http.StatusNotFound
+}
 
 // APIError is a non-2xx answer from the Bitwarden API.
 type APIError struct {
@@ -22,14 +35,36 @@ type APIError struct {
 	// Body is the start of the raw answer, kept for non-JSON answers
 	// (a proxy's HTML page, a load balancer's text).
 	Body string
+	// RetryAfter is the answer's Retry-After, if any (429, 503).
+	RetryAfter time.Duration
+}
+
+// Reasons returns the message and every field error's text: Bitwarden
+// reports failures after its first checks as {"message":"Errors have
+// occurred.","errors":{"An error has occurred.":["Seat limit has been
+// reached."]}} (the AggregateException branch of
+// src/Api/Utilities/ExceptionHandlerFilterAttribute.cs), so the reason
+// may be in either.
+func (e *APIError) Reasons() string {
+	parts := []string{e.Message}
+	for _, k := range slices.Sorted(maps.Keys(e.Errors)) {
+		parts = append(parts, e.Errors[k]...)
+	}
+	return strings.Join(parts, " ")
 }
 
 // Known server messages (Bitwarden's import command and controller).
 const (
-	MsgTooMuchData         = "You cannot import this much data at once."
-	MsgCannotUseDirectory  = "Organization cannot use directory syncing."
-	MsgCannotUseGroups     = "Organization cannot use groups."
-	MsgSeatLimit           = "Seat limit has been reached."
+	MsgTooMuchData        = "You cannot import this much data at once."
+	MsgCannotUseDirectory = "Organization cannot use directory syncing."
+	MsgCannotUseGroups    = "Organization cannot use groups."
+	MsgSeatLimit          = "Seat limit has been reached."
+	// MsgSelfHostedSeats is CanScaleAsync's answer on a self-hosted server
+	// (src/Core/AdminConsole/Services/Implementations/OrganizationService.cs).
+	MsgSelfHostedSeats = "Cannot autoscale on self-hosted instance."
+	// MsgPreventUserRemoval is OverwriteExisting's refusal in
+	// src/Core/AdminConsole/OrganizationFeatures/Import/ImportOrganizationUsersAndGroupsCommand.cs.
+	MsgPreventUserRemoval  = "Sync failed. To proceed, disable the 'Remove and re-add users during next sync' setting and try again."
 	msgPreventUserRemoval  = "Sync failed. To proceed, disable the 'Remove and re-add users during next sync' setting"
 	maxErrorBodyKept       = 2048
 	maxErrorSnippetInError = 300
@@ -71,8 +106,12 @@ func (e *APIError) Error() string {
 
 // Hint says what an admin can do about a known failure ("" if none).
 func (e *APIError) Hint() string {
-	msg := e.Message
+	msg := e.Reasons()
 	switch {
+	case strings.Contains(msg, msgPreventUserRemoval):
+		return "Bitwarden refuses a full overwrite (sync.overwriteExisting) that would remove a member without a master password — an invited or staged member, or an SSO, trusted-device or Key Connector user — and it had already removed the members sent as deleted when it refused; remove the members sync cannot remove in Bitwarden, or turn off overwriteExisting"
+	case strings.Contains(msg, MsgSelfHostedSeats):
+		return "the self-hosted organization has no free seats and a self-hosted server cannot buy more: raise the seats with a new license, remove members, or narrow the user filter"
 	case strings.Contains(msg, MsgTooMuchData):
 		return "more than 2000 members or groups need the largeImport option (sync.largeImport), which also lets dirsync send batches"
 	case strings.Contains(msg, MsgCannotUseDirectory):
@@ -80,9 +119,7 @@ func (e *APIError) Hint() string {
 	case strings.Contains(msg, MsgCannotUseGroups):
 		return "the organization's plan does not include groups: turn off group sync (sync.groups) or upgrade the plan"
 	case strings.Contains(strings.ToLower(msg), "seat"):
-		return "the organization has no free seats for the new members: add seats (or allow seat autoscaling) in the Bitwarden admin console, or narrow the user filter"
-	case strings.Contains(msg, msgPreventUserRemoval):
-		return "Bitwarden refuses a full overwrite that would remove members without a master password: turn off overwriteExisting (sync.overwriteExisting)"
+		return "the organization has no free seats for the new members: add seats (or raise the seat autoscaling limit) in the Bitwarden admin console, or narrow the user filter"
 	}
 	switch e.Status {
 	case http.StatusUnauthorized:
@@ -91,6 +128,10 @@ func (e *APIError) Hint() string {
 		return "the organization API key may not do this; check the organization's plan and API access"
 	case http.StatusTooManyRequests:
 		return "Bitwarden is rate limiting; the next run will try again"
+	case http.StatusNotFound:
+		if e.Method == http.MethodGet {
+			return "this server does not serve this listing (Vaultwarden serves the import only)"
+		}
 	}
 	if e.Status >= 500 && e.Message == "" {
 		return "the server or a proxy in front of it failed; try again later"

@@ -2,6 +2,7 @@ package bitwarden
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -108,6 +109,21 @@ func (c *Client) tokenError(err error) error {
 	if errors.As(err, &re) {
 		if re.ErrorCode == "invalid_client" {
 			return fmt.Errorf("%w: %s", ErrInvalidClient, invalidClientHint)
+		}
+		if re.ErrorCode == "" {
+			// Vaultwarden answers token errors with an empty "error" and the
+			// reason in "message" (ApiErrorResponse in src/error.rs;
+			// organization_api_key_login in src/api/identity.rs).
+			var vw struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(re.Body, &vw) == nil && vw.Message != "" {
+				switch vw.Message {
+				case "Invalid client_id", "Incorrect client_secret", "Malformed client_id":
+					return fmt.Errorf("%w: the server says %q; %s", ErrInvalidClient, vw.Message, invalidClientHint)
+				}
+				return fmt.Errorf("bitwarden: token request to %s failed: %s", c.endpoints.TokenURL, c.redact(snippet([]byte(vw.Message))))
+			}
 		}
 		status := "no answer"
 		if re.Response != nil {

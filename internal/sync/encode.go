@@ -55,7 +55,11 @@ func writeImport(w io.Writer, imp *bitwarden.ImportRequest) error {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"email":`...)
-		buf = appendJSONString(buf, m.Email)
+		if m.Email == "" {
+			buf = append(buf, "null"...) // Bitwarden refuses "" (see bitwarden.ImportMember)
+		} else {
+			buf = appendJSONString(buf, m.Email)
+		}
 		buf = append(buf, `,"externalId":`...)
 		buf = appendJSONString(buf, m.ExternalID)
 		buf = append(buf, `,"deleted":`...)
@@ -71,6 +75,10 @@ func writeImport(w io.Writer, imp *bitwarden.ImportRequest) error {
 	buf = strconv.AppendBool(buf, imp.OverwriteExisting)
 	buf = append(buf, `,"largeImport":`...)
 	buf = strconv.AppendBool(buf, imp.LargeImport)
+	if imp.InviteUsersAfterProvisioning != nil {
+		buf = append(buf, `,"inviteUsersAfterProvisioning":`...)
+		buf = strconv.AppendBool(buf, *imp.InviteUsersAfterProvisioning)
+	}
 	buf = append(buf, "}\n"...)
 	if err := flush(); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,8 @@ type wireImport struct {
 	Members           *[]wireMember `json:"members"`
 	OverwriteExisting *bool         `json:"overwriteExisting"`
 	LargeImport       *bool         `json:"largeImport"`
+	// InviteUsersAfterProvisioning defaults to true on the server.
+	InviteUsersAfterProvisioning *bool `json:"inviteUsersAfterProvisioning"`
 }
 
 type wireGroup struct {
@@ -44,8 +47,10 @@ type wireGroup struct {
 type wireMember struct {
 	Email      *string `json:"email"`
 	ExternalID *string `json:"externalId"`
-	Deleted    bool    `json:"deleted"`
+	Deleted    *bool   `json:"deleted"`
 }
+
+func (m wireMember) deleted() bool { return m.Deleted != nil && *m.Deleted }
 
 // importError is an answer that stops an import part-way.
 type importError struct {
@@ -58,11 +63,23 @@ func serverError() *importError { return &importError{status: 500, message: msgS
 
 func badRequest(msg string) *importError { return &importError{status: 400, message: msg} }
 
+// aggregate is how the Public API answers an AggregateException: the
+// reasons are in "errors" under "An error has occurred."
+// (src/Api/Utilities/ExceptionHandlerFilterAttribute.cs,
+// src/Api/Models/Public/Response/ErrorResponseModel.cs).
+func aggregate(msgs ...string) *importError {
+	return &importError{status: 400, message: "Errors have occurred.", fields: map[string][]string{"An error has occurred.": msgs}}
+}
+
 // handleImport validates and applies an import the way Bitwarden's public
-// OrganizationController.Import and ImportOrganizationUsersAndGroupsCommand
-// do. Like the real server, the import is not one transaction: a failure
-// after the member steps (seat limit, groups not allowed, a null
-// memberExternalIds) keeps the removals and links already made.
+// OrganizationController.Import (src/Api/AdminConsole/Public/Controllers/OrganizationController.cs)
+// and ImportOrganizationUsersAndGroupsCommand
+// (src/Core/AdminConsole/OrganizationFeatures/Import/ImportOrganizationUsersAndGroupsCommand.cs)
+// do, or, in Vaultwarden mode, as Vaultwarden's ldap_import
+// (src/api/core/public.rs) does. Like the real servers, the import is not
+// one transaction: a failure after the member steps (the overwrite
+// refusal, the seat limit, groups not allowed, a null memberExternalIds)
+// keeps the removals and links already made.
 func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -79,6 +96,8 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	if f, ok := s.failImports[idx+1]; ok {
 		delete(s.failImports, idx+1)
 		ierr = &importError{status: f.status, message: f.message}
+	} else if s.opts.Vaultwarden {
+		ierr = s.importVaultwardenLocked(raw, &s.imports[idx])
 	} else {
 		ierr = s.importLocked(raw, &s.imports[idx])
 	}
@@ -90,6 +109,10 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if ierr != nil {
+		if s.opts.Vaultwarden {
+			writeVaultwardenError(w, ierr.status, ierr.message)
+			return
+		}
 		writeAPIError(w, ierr.status, ierr.message, ierr.fields)
 		return
 	}
@@ -134,13 +157,20 @@ func validate(in *wireImport) map[string][]string {
 	if in.Members != nil {
 		for i, m := range *in.Members {
 			p := fmt.Sprintf("Members[%d].", i)
+			// [EmailAddress] accepts null but not "" (nor blanks): even a
+			// deleted member's email must be null or absent, never empty
+			// (OrganizationImportRequestModel.cs; .NET's
+			// EmailAddressAttribute.IsValid). Validate() adds the "required"
+			// message for an enabled member.
 			email := ""
 			if m.Email != nil {
 				email = *m.Email
 			}
 			switch {
+			case m.Email != nil && !validEmail(email):
+				add(p+"Email", "The Email field is not a valid e-mail address.")
 			case strings.TrimSpace(email) == "":
-				if !m.Deleted {
+				if !m.deleted() {
 					add(p+"Email", "Email is required for enabled members.")
 				}
 			case strLen(email) > MaxEmailLen:
@@ -163,6 +193,13 @@ func validate(in *wireImport) map[string][]string {
 
 type importedUser struct{ email, externalID string }
 
+// importLocked applies an import as Bitwarden does, step by step in the
+// order of ImportOrganizationUsersAndGroupsCommand.ImportAsync: deleted
+// members removed, overwriteExisting (refused when it would remove a
+// member without a master password), members without externalId linked by
+// email, new members invited or staged (with the seat rules of
+// OrganizationService.SaveUsersSendInvitesAsync), then groups. Each step
+// is kept when a later one fails.
 func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 	var in wireImport
 	if err := json.Unmarshal(raw, &in); err != nil {
@@ -179,10 +216,11 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 	var imported []importedUser
 	var removeExt []string
 	for _, m := range members {
-		if m.Deleted {
+		if m.deleted() {
 			removeExt = append(removeExt, *m.ExternalID)
 			continue
 		}
+		// ToImportedOrganizationUser lower-cases the email.
 		imported = append(imported, importedUser{email: strings.ToLower(*m.Email), externalID: *m.ExternalID})
 	}
 	large := in.LargeImport != nil && *in.LargeImport
@@ -193,18 +231,19 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 		return badRequest(bitwarden.MsgCannotUseDirectory)
 	}
 
+	// OrganizationUserImportData: a snapshot of the org taken once. The
+	// ext→id dictionary grows with links and invites, loses overwrite
+	// removals, and keeps members removed as deleted.
+	existing := slices.Clone(s.members)
 	importedExt := map[string]bool{}
 	for _, u := range imported {
 		importedExt[u.externalID] = true
 	}
-	// Snapshot of existing members with an externalId, and the ext→id map
-	// the later steps grow.
 	existingExt := map[string]*Member{}
 	dict := map[string]string{}
-	var withExt, noExt []*Member
-	for _, m := range s.members {
+	var withExt []*Member
+	for _, m := range existing {
 		if strings.TrimSpace(m.ExternalID) == "" {
-			noExt = append(noExt, m)
 			continue
 		}
 		if _, dup := existingExt[m.ExternalID]; dup {
@@ -215,23 +254,56 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 		dict[m.ExternalID] = m.ID
 	}
 
-	// 1. Deleted members are removed unless also imported live, or owners.
+	// 1. RemoveExistingExternalUsers: deleted members, unless also
+	// imported live, or owners. No master-password check here: offboarding
+	// members without one is allowed.
+	removeSeen := map[string]bool{}
 	for _, ext := range removeExt {
+		if removeSeen[ext] {
+			continue
+		}
+		removeSeen[ext] = true
 		if m, ok := existingExt[ext]; ok && !importedExt[ext] && m.Type != Owner {
 			s.removeLocked(m, rec)
 		}
 	}
-	// 2. Overwrite removes synced members missing from the import.
+	// 2. OverwriteExisting: every synced non-owner of the snapshot missing
+	// from the live members (members just removed as deleted included), and
+	// the whole import refused when one of them has no master password.
 	if *in.OverwriteExisting {
+		var del []*Member
 		for _, m := range withExt {
-			if m.Type != Owner && !importedExt[m.ExternalID] {
-				s.removeLocked(m, rec)
-				delete(dict, m.ExternalID)
+			if _, inDict := dict[m.ExternalID]; m.Type != Owner && !importedExt[m.ExternalID] && inDict {
+				del = append(del, m)
 			}
 		}
+		for _, m := range del {
+			if !m.hasMasterPassword() {
+				rec.Refused = true
+				return badRequest(bitwarden.MsgPreventUserRemoval)
+			}
+		}
+		for _, m := range del {
+			s.removeLocked(m, rec)
+			delete(dict, m.ExternalID)
+		}
 	}
-	// 3. Members without externalId are linked by email.
+	// 3. UpdateExistingUsers: members without externalId are linked by
+	// exact email (Dictionary<string,…> with the default comparer; the
+	// imported emails are lower-cased, the stored ones as they are).
 	if len(imported) > 0 {
+		noExt := map[string]*Member{}
+		var noExtOrder []*Member
+		for _, m := range existing {
+			if strings.TrimSpace(m.ExternalID) != "" {
+				continue
+			}
+			if _, dup := noExt[m.Email]; dup {
+				return serverError() // two unlinked members with one email
+			}
+			noExt[m.Email] = m
+			noExtOrder = append(noExtOrder, m)
+		}
 		byEmail := map[string]importedUser{}
 		for _, u := range imported {
 			if _, dup := byEmail[u.email]; dup {
@@ -239,63 +311,92 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 			}
 			byEmail[u.email] = u
 		}
-		for _, m := range noExt {
-			u, ok := byEmail[strings.ToLower(m.Email)]
-			if !ok {
+		type link struct {
+			m   *Member
+			ext string
+		}
+		var links []link
+		for _, m := range noExtOrder {
+			u, ok := byEmail[m.Email]
+			if !ok || slices.Index(s.members, m) < 0 {
 				continue
 			}
 			if _, taken := dict[u.externalID]; taken {
-				return serverError() // Dictionary.Add on a duplicate key
+				return serverError() // Dictionary.Add on a duplicate key, before UpsertManyAsync
 			}
-			m.ExternalID = u.externalID
 			dict[u.externalID] = m.ID
-			rec.Linked = append(rec.Linked, m.Email)
+			links = append(links, link{m, u.externalID})
+		}
+		for _, l := range links {
+			l.m.ExternalID = l.ext
+			rec.Linked = append(rec.Linked, l.m.Email)
 		}
 	}
-	// 4. New members are invited; emails already in the org are skipped.
-	var invites []importedUser
-	known := map[string]bool{}
-	for ext := range dict {
-		known[ext] = true
-	}
-	seen := map[string]bool{}
-	// Index the org by email once: a lookup per imported user would make
-	// a 100,000-member import quadratic.
+	// 4. AddNewUsers: imported externalIds not in the dictionary, with an
+	// email; an email already in the org (any case) is skipped.
 	orgEmails := make(map[string]bool, len(s.members))
 	for _, m := range s.members {
 		orgEmails[strings.ToLower(m.Email)] = true
 	}
+	var newUsers []importedUser
 	for _, u := range imported {
-		if known[u.externalID] || seen[u.email] {
+		if _, known := dict[u.externalID]; known || strings.TrimSpace(u.email) == "" || orgEmails[u.email] {
 			continue
 		}
-		if orgEmails[strings.ToLower(u.email)] {
-			continue
-		}
-		seen[u.email] = true
-		invites = append(invites, u)
+		orgEmails[u.email] = true
+		newUsers = append(newUsers, u)
 	}
-	if s.seatLimit > 0 && len(invites) > 0 {
-		occupied := 0
-		for _, m := range s.members {
-			if m.Status != Revoked {
-				occupied++
+	invite := in.InviteUsersAfterProvisioning == nil || *in.InviteUsersAfterProvisioning
+	if !invite {
+		// CreateStagedOrganizationUsersCommand: Staged, no invitation, no
+		// seat check (staged members occupy no seat).
+		for _, u := range newUsers {
+			m := &Member{ID: s.nextID(1), Email: u.email, ExternalID: u.externalID, Type: User, Status: Staged}
+			s.members = append(s.members, m)
+			if _, ok := dict[u.externalID]; !ok {
+				dict[u.externalID] = m.ID
+			}
+			rec.Staged = append(rec.Staged, m.Email)
+		}
+	} else if len(newUsers) > 0 {
+		required := 0
+		if s.seats != nil {
+			required = len(newUsers) - (*s.seats - s.occupiedSeatsLocked())
+		}
+		if required > 0 {
+			// CanScaleAsync.
+			if s.opts.SelfHosted {
+				return badRequest(bitwarden.MsgSelfHostedSeats)
+			}
+			if s.maxAutoscale != nil && *s.maxAutoscale < *s.seats+required {
+				return badRequest(bitwarden.MsgSeatLimit)
 			}
 		}
-		if occupied+len(invites) > s.seatLimit {
-			return badRequest(bitwarden.MsgSeatLimit)
+		created := make([]*Member, 0, len(newUsers))
+		for _, u := range newUsers {
+			m := &Member{ID: s.nextID(1), Email: u.email, ExternalID: u.externalID, Type: User, Status: Invited}
+			s.members = append(s.members, m)
+			created = append(created, m)
+		}
+		if required > 0 {
+			if s.seatPurchaseFails != "" {
+				// AutoAddSeatsAsync failed inside the try block: the new
+				// members are deleted again and the reason is aggregated.
+				s.members = slices.DeleteFunc(s.members, func(m *Member) bool { return slices.Contains(created, m) })
+				return aggregate(s.seatPurchaseFails)
+			}
+			*s.seats += required
+			s.seatsBought += required
+		}
+		for _, m := range created {
+			if _, ok := dict[m.ExternalID]; !ok {
+				dict[m.ExternalID] = m.ID
+			}
+			rec.Invited = append(rec.Invited, m.Email)
+			s.invites = append(s.invites, m.Email)
 		}
 	}
-	for _, u := range invites {
-		m := &Member{ID: s.nextID(1), Email: u.email, ExternalID: u.externalID, Type: User, Status: Invited}
-		s.members = append(s.members, m)
-		if _, ok := dict[u.externalID]; !ok {
-			dict[u.externalID] = m.ID
-		}
-		rec.Invited = append(rec.Invited, m.Email)
-		s.invites = append(s.invites, m.Email)
-	}
-	// 5. Groups are created or renamed by externalId, membership replaced.
+	// 5. ImportGroups.
 	if len(groups) == 0 {
 		return nil
 	}
@@ -308,15 +409,19 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 			return serverError() // new HashSet<string>(null)
 		}
 		if _, dup := byExt[*g.ExternalID]; dup {
-			return serverError()
+			return serverError() // GroupsDict: ToDictionary on a duplicate key
 		}
 		byExt[*g.ExternalID] = g
 	}
 	existingGroups := map[string]*Group{}
 	for _, g := range s.groups {
-		if g.ExternalID != "" {
-			existingGroups[g.ExternalID] = g
+		if strings.TrimSpace(g.ExternalID) == "" {
+			continue
 		}
+		if _, dup := existingGroups[g.ExternalID]; dup {
+			return serverError() // SaveNewGroups: ToDictionary on a duplicate key
+		}
+		existingGroups[g.ExternalID] = g
 	}
 	// Removed members stay in the ext→id map (as on the real server), but a
 	// group can only hold current members.
@@ -348,6 +453,19 @@ func (s *Server) importLocked(raw []byte, rec *Import) *importError {
 	return nil
 }
 
+// occupiedSeatsLocked counts the members holding a seat: invited, accepted
+// and confirmed (OrganizationUser_ReadOccupiedSeatCountByOrganizationId.sql:
+// Status IN (0, 1, 2)); staged and revoked members hold none.
+func (s *Server) occupiedSeatsLocked() int {
+	n := 0
+	for _, m := range s.members {
+		if m.Status == Invited || m.Status == Accepted || m.Status == Confirmed {
+			n++
+		}
+	}
+	return n
+}
+
 // removeLocked removes a member from the org and its groups (a no-op if
 // already removed).
 func (s *Server) removeLocked(m *Member, rec *Import) {
@@ -361,4 +479,137 @@ func (s *Server) removeLocked(m *Member, rec *Import) {
 	}
 	rec.Removed = append(rec.Removed, m.Email)
 	s.removals = append(s.removals, m.Email)
+}
+
+// The Vaultwarden import body (OrgImportData in src/api/core/public.rs):
+// Rocket's JSON guard needs every field, and none may be null.
+type vwImport struct {
+	Groups *[]struct {
+		Name              *string   `json:"name"`
+		ExternalID        *string   `json:"externalId"`
+		MemberExternalIDs *[]string `json:"memberExternalIds"`
+	} `json:"groups"`
+	Members *[]struct {
+		Email      *string `json:"email"`
+		ExternalID *string `json:"externalId"`
+		Deleted    *bool   `json:"deleted"`
+	} `json:"members"`
+	OverwriteExisting *bool `json:"overwriteExisting"`
+}
+
+// importVaultwardenLocked applies an import as Vaultwarden's ldap_import
+// does: members one by one in the order sent, matched by email (deleted:
+// revoked, not removed, and given the sent externalId; live: restored and
+// given the sent externalId; unknown: invited); then groups, only when the
+// server enables them (found or created by externalId, never renamed, the
+// membership rebuilt from the members' externalIds); then, with
+// overwriteExisting, every member whose externalId is not among the sent
+// members (deleted ones included) is removed — owners too, except the last
+// confirmed owner. No 2,000 limit; inviteUsersAfterProvisioning is ignored.
+func (s *Server) importVaultwardenLocked(raw []byte, rec *Import) *importError {
+	var in vwImport
+	bad := &importError{status: http.StatusUnprocessableEntity, message: "The request's JSON does not match what the server expects."}
+	if err := json.Unmarshal(raw, &in); err != nil || in.Groups == nil || in.Members == nil || in.OverwriteExisting == nil {
+		return bad
+	}
+	for _, m := range *in.Members {
+		if m.Email == nil || m.ExternalID == nil || m.Deleted == nil {
+			return bad
+		}
+	}
+	for _, g := range *in.Groups {
+		if g.Name == nil || g.ExternalID == nil || g.MemberExternalIDs == nil {
+			return bad
+		}
+	}
+	confirmedOwners := func() int {
+		n := 0
+		for _, m := range s.members {
+			if m.Type == Owner && m.Status == Confirmed {
+				n++
+			}
+		}
+		return n
+	}
+	for _, u := range *in.Members {
+		m := s.memberByEmailLocked(*u.Email)
+		switch {
+		case *u.Deleted:
+			if m == nil {
+				continue
+			}
+			if !(m.Type == Owner && m.Status == Confirmed && confirmedOwners() <= 1) && m.Status != Revoked {
+				m.prevStatus, m.Status = m.Status, Revoked
+				rec.Revoked = append(rec.Revoked, m.Email)
+			}
+			m.ExternalID = *u.ExternalID
+		case m != nil:
+			if m.Status == Revoked {
+				m.Status = m.prevStatus
+				rec.Restored = append(rec.Restored, m.Email)
+			}
+			m.ExternalID = *u.ExternalID
+		default:
+			nm := &Member{ID: s.nextID(1), UserID: s.nextID(3), Email: strings.ToLower(*u.Email), ExternalID: *u.ExternalID, Type: User, Status: Invited}
+			s.members = append(s.members, nm)
+			rec.Invited = append(rec.Invited, nm.Email)
+			s.invites = append(s.invites, nm.Email)
+		}
+	}
+	if s.opts.VaultwardenGroups {
+		for _, gd := range *in.Groups {
+			var g *Group
+			for _, eg := range s.groups {
+				if eg.ExternalID == *gd.ExternalID {
+					g = eg
+					break
+				}
+			}
+			if g == nil {
+				g = &Group{ID: s.nextID(2), Name: *gd.Name, ExternalID: *gd.ExternalID}
+				s.groups = append(s.groups, g)
+			}
+			ids := map[string]bool{}
+			for _, ext := range *gd.MemberExternalIDs {
+				for _, m := range s.members {
+					if m.ExternalID == ext {
+						ids[m.ID] = true
+						break
+					}
+				}
+			}
+			g.MemberIDs = slices.Sorted(maps.Keys(ids))
+			if g.MemberIDs == nil {
+				g.MemberIDs = []string{}
+			}
+		}
+	}
+	if *in.OverwriteExisting {
+		sync := map[string]bool{}
+		for _, u := range *in.Members {
+			sync[*u.ExternalID] = true
+		}
+		for _, m := range slices.Clone(s.members) {
+			if m.ExternalID == "" || sync[m.ExternalID] {
+				continue
+			}
+			if m.Type == Owner && m.Status == Confirmed && confirmedOwners() <= 1 {
+				continue
+			}
+			s.removeLocked(m, rec)
+		}
+	}
+	return nil
+}
+
+// writeVaultwardenError answers in Vaultwarden's error shape
+// (ApiErrorResponse in src/error.rs): the reason in "message", an empty
+// "error".
+func writeVaultwardenError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]any{
+		"message": message, "validationErrors": map[string][]string{"": {message}},
+		"errorModel": map[string]string{"message": message, "object": "error"},
+		"error":      "", "error_description": "", "exceptionMessage": nil,
+		"exceptionStackTrace": nil, "innerExceptionMessage": nil, "object": "error",
+	})
 }

@@ -42,15 +42,27 @@ const (
 	Invited   MemberStatus = bitwarden.MemberStatusInvited
 	Accepted  MemberStatus = bitwarden.MemberStatusAccepted
 	Confirmed MemberStatus = bitwarden.MemberStatusConfirmed
+	// Staged: added by an import with inviteUsersAfterProvisioning false.
+	Staged MemberStatus = bitwarden.MemberStatusStaged
 )
 
 // Member is an organization member of the fake org. UserID is empty while
-// the member is only invited.
+// the member is only invited or staged.
 type Member struct {
 	ID, UserID, Email, ExternalID string
 	Type                          MemberType
 	Status                        MemberStatus
+	// NoMasterPassword marks an account without a master password (SSO,
+	// trusted-device or Key Connector users), which the Public API does
+	// not show. Invited and staged members never have one either.
+	NoMasterPassword bool
+
+	prevStatus MemberStatus // Vaultwarden: the status a revoked member returns to
 }
+
+// hasMasterPassword is OrganizationUserUserDetails.HasMasterPassword: the
+// member has an account, and the account a master password.
+func (m *Member) hasMasterPassword() bool { return m.UserID != "" && !m.NoMasterPassword }
 
 // Group is a group of the fake org; MemberIDs are Member.IDs, sorted.
 type Group struct {
@@ -70,6 +82,13 @@ type Import struct {
 	// Invited, Removed and Linked are the emails this import invited,
 	// removed and linked by email (externalId set on an existing member).
 	Invited, Removed, Linked []string
+	// Staged are the emails added as Staged (no invitation).
+	Staged []string
+	// Revoked and Restored are Vaultwarden's: deleted members revoked,
+	// revoked members listed live again restored.
+	Revoked, Restored []string
+	// Refused is set when the overwrite step refused the import.
+	Refused bool
 }
 
 // Options configures a fake server. The zero value works.
@@ -82,8 +101,16 @@ type Options struct {
 	// Now is the fake's clock for token expiry (default time.Now).
 	Now func() time.Time
 	// SelfHosted drops the 2000-members-or-groups limit, as Bitwarden does
-	// on self-hosted installations.
+	// on self-hosted installations, refuses to buy seats ("Cannot autoscale
+	// on self-hosted instance.") and answers the subscription 400.
 	SelfHosted bool
+	// Vaultwarden makes the fake behave as Vaultwarden: the import alone
+	// (the listings and the subscription answer 404), Vaultwarden's import
+	// rules (see importVaultwardenLocked) and its error shape.
+	Vaultwarden bool
+	// VaultwardenGroups is Vaultwarden's org_groups_enabled (off by
+	// default there): without it, imported groups are ignored.
+	VaultwardenGroups bool
 	// Members are seeded before the server starts (ids filled in if empty).
 	Members []Member
 	// BeforeAPI, if set, is called for each authorized API request before it
@@ -96,6 +123,11 @@ const (
 	DefaultClientID     = "organization.0f0e0d0c-0b0a-4909-8807-060504030201"
 	DefaultClientSecret = "fake-bitwarden-secret"
 )
+
+type readFailure struct {
+	status     int
+	retryAfter string
+}
 
 type failure struct {
 	status  int
@@ -110,21 +142,25 @@ type Server struct {
 	opts Options
 	ts   *httptest.Server
 
-	mu              sync.Mutex
-	seq             int
-	members         []*Member
-	groups          []*Group
-	tokens          map[string]time.Time
-	tokenForms      []url.Values
-	imports         []Import
-	invites         []string
-	removals        []string
-	failImports     map[int]failure
-	failAuth        int
-	unauthorized    int
-	seatLimit       int
-	noDirectorySync bool
-	noGroups        bool
+	mu                sync.Mutex
+	seq               int
+	members           []*Member
+	groups            []*Group
+	tokens            map[string]time.Time
+	tokenForms        []url.Values
+	imports           []Import
+	invites           []string
+	removals          []string
+	failImports       map[int]failure
+	failAuth          int
+	failReads         []readFailure
+	unauthorized      int
+	seats             *int // nil: no seat limit
+	maxAutoscale      *int // nil: cloud buys as many seats as needed
+	seatsBought       int
+	seatPurchaseFails string
+	noDirectorySync   bool
+	noGroups          bool
 }
 
 // New starts a fake server. Call Close when done.
@@ -148,9 +184,13 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /identity/connect/token", s.handleToken)
 	mux.HandleFunc("POST /api/public/organization/import", s.authorized(s.handleImport))
-	mux.HandleFunc("GET /api/public/members", s.authorized(s.handleMembers))
-	mux.HandleFunc("GET /api/public/groups", s.authorized(s.handleGroups))
-	mux.HandleFunc("GET /api/public/groups/{id}/member-ids", s.authorized(s.handleMemberIDs))
+	if !opts.Vaultwarden {
+		// Vaultwarden routes only the import (src/api/core/public.rs).
+		mux.HandleFunc("GET /api/public/members", s.authorized(s.handleMembers))
+		mux.HandleFunc("GET /api/public/groups", s.authorized(s.handleGroups))
+		mux.HandleFunc("GET /api/public/groups/{id}/member-ids", s.authorized(s.handleMemberIDs))
+		mux.HandleFunc("GET /api/public/organization/subscription", s.authorized(s.handleSubscription))
+	}
 	s.ts = httptest.NewServer(mux)
 	s.URL = s.ts.URL
 	return s
@@ -174,23 +214,24 @@ func (s *Server) nextID(kind int) string {
 }
 
 // AddMember seeds a confirmed member (an existing owner, or a member without
-// externalId to test linking by email) and returns it.
+// externalId to test linking by email), its email lower-cased as Bitwarden
+// stores them, and returns it.
 func (s *Server) AddMember(email, externalID string, typ MemberType) Member {
-	return s.AddMemberWith(Member{Email: email, ExternalID: externalID, Type: typ, Status: Confirmed})
+	return s.AddMemberWith(Member{Email: strings.ToLower(email), ExternalID: externalID, Type: typ, Status: Confirmed})
 }
 
-// AddMemberWith seeds a member as given; an empty ID (and UserID, unless
-// the member is only invited) is filled in.
+// AddMemberWith seeds a member as given (the email exactly as given: links
+// by email compare it exactly); an empty ID (and UserID, unless the member
+// is only invited or staged) is filled in.
 func (s *Server) AddMemberWith(m Member) Member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.ID == "" {
 		m.ID = s.nextID(1)
 	}
-	if m.UserID == "" && m.Status != Invited {
+	if m.UserID == "" && m.Status != Invited && m.Status != Staged {
 		m.UserID = s.nextID(3)
 	}
-	m.Email = strings.ToLower(m.Email)
 	cp := m
 	s.members = append(s.members, &cp)
 	return m
@@ -300,6 +341,17 @@ func (s *Server) FailImport(n, status int, message string) {
 	s.failImports[len(s.imports)+n] = failure{status: status, message: message}
 }
 
+// FailReads makes the next n authorized GET requests answer status, with
+// a Retry-After header when retryAfter is not empty (a 429 from
+// Bitwarden's rate limiter, a 503 from a proxy).
+func (s *Server) FailReads(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failReads = append(s.failReads, readFailure{status: status, retryAfter: retryAfter})
+	}
+}
+
 // ExpireTokens revokes every token issued so far: their next use answers
 // 401, as after a server-side expiry or key rotation.
 func (s *Server) ExpireTokens() {
@@ -315,11 +367,75 @@ func (s *Server) FailAuth(n int) {
 	s.failAuth = n
 }
 
-// SetSeatLimit caps the seats (members not revoked); 0 means no limit.
+// SetSeatLimit caps the seats at n with no autoscaling (cloud refuses
+// past it with "Seat limit has been reached."); 0 means no limit.
 func (s *Server) SetSeatLimit(n int) {
+	if n <= 0 {
+		s.SetSeats(nil, nil)
+		return
+	}
+	s.SetSeats(&n, &n)
+}
+
+// SetSeats sets the organization's paid seats and its autoscale limit
+// (Organization.Seats and MaxAutoscaleSeats); nil seats means no seat
+// limit, nil maxAutoscale lets cloud buy as many as invites need. Seats
+// are held by invited, accepted and confirmed members.
+func (s *Server) SetSeats(seats, maxAutoscale *int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seatLimit = n
+	s.seats, s.maxAutoscale = clonePtr(seats), clonePtr(maxAutoscale)
+}
+
+// Seats returns the paid seats now (nil: no limit) and how many the fake
+// bought by autoscaling.
+func (s *Server) Seats() (seats *int, bought int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clonePtr(s.seats), s.seatsBought
+}
+
+// SetSeatPurchaseFails makes buying seats fail with msg after the first
+// seat check passed: the invites are undone and the answer is the
+// aggregate shape {"message":"Errors have occurred.","errors":{…}}. ""
+// turns it off.
+func (s *Server) SetSeatPurchaseFails(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seatPurchaseFails = msg
+}
+
+func clonePtr(p *int) *int {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// handleSubscription answers GET /public/organization/subscription as
+// src/Api/Billing/Public/Controllers/OrganizationController.cs does:
+// cloud only ([SelfHosted(NotSelfHostedOnly = true)] answers 400 on
+// self-hosted).
+func (s *Server) handleSubscription(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.SelfHosted {
+		writeAPIError(w, http.StatusBadRequest, "Only allowed when not self hosted.", nil)
+		return
+	}
+	s.mu.Lock()
+	pm := map[string]any{"seats": nullableInt(s.seats), "maxAutoScaleSeats": nullableInt(s.maxAutoscale), "storage": 1}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"passwordManager": pm,
+		"secretsManager":  map[string]any{"seats": nil, "maxAutoScaleSeats": nil, "serviceAccounts": nil, "maxAutoScaleServiceAccounts": nil},
+	})
+}
+
+func nullableInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // SetCannotUseDirectorySync sets whether the org's plan lacks directory sync.
@@ -338,7 +454,7 @@ func (s *Server) SetCannotUseGroups(v bool) {
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		writeOAuthError(w, "invalid_request", "the body is not a form")
+		s.oauthError(w, "invalid_request", "the body is not a form")
 		return
 	}
 	form := r.PostForm
@@ -347,24 +463,24 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if _, _, basic := r.BasicAuth(); basic {
 		// Bitwarden reads client credentials from the form body only.
-		writeOAuthError(w, "invalid_client", "")
+		s.oauthError(w, "invalid_client", "")
 		return
 	}
 	if form.Get("grant_type") != "client_credentials" {
-		writeOAuthError(w, "unsupported_grant_type", "")
+		s.oauthError(w, "unsupported_grant_type", "")
 		return
 	}
 	if form.Get("client_id") != s.opts.ClientID || form.Get("client_secret") != s.opts.ClientSecret {
-		writeOAuthError(w, "invalid_client", "")
+		s.oauthError(w, "invalid_client", "")
 		return
 	}
 	if form.Get("scope") != bitwarden.Scope {
-		writeOAuthError(w, "invalid_scope", "")
+		s.oauthError(w, "invalid_scope", "")
 		return
 	}
 	for _, f := range []string{"deviceType", "deviceIdentifier", "deviceName"} {
 		if form.Get(f) == "" {
-			writeOAuthError(w, "invalid_request", f+" cannot be blank")
+			s.oauthError(w, "invalid_request", f+" cannot be blank")
 			return
 		}
 	}
@@ -380,6 +496,26 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		"token_type":   "Bearer",
 		"scope":        bitwarden.Scope,
 	})
+}
+
+func (s *Server) oauthError(w http.ResponseWriter, code, desc string) {
+	if s.opts.Vaultwarden {
+		// Vaultwarden's err!() in organization_api_key_login.
+		msg := map[string]string{"invalid_client": "Invalid client_id", "unsupported_grant_type": "Invalid type"}[code]
+		if msg == "" {
+			msg = orDefault(desc, code)
+		}
+		writeVaultwardenError(w, http.StatusBadRequest, msg)
+		return
+	}
+	writeOAuthError(w, code, desc)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func writeOAuthError(w http.ResponseWriter, code, desc string) {
@@ -413,6 +549,22 @@ func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if s.opts.BeforeAPI != nil {
 			s.opts.BeforeAPI(r)
+		}
+		if r.Method == http.MethodGet {
+			s.mu.Lock()
+			var f *readFailure
+			if len(s.failReads) > 0 {
+				f = &s.failReads[0]
+				s.failReads = s.failReads[1:]
+			}
+			s.mu.Unlock()
+			if f != nil {
+				if f.retryAfter != "" {
+					w.Header().Set("Retry-After", f.retryAfter)
+				}
+				writeAPIError(w, f.status, http.StatusText(f.status), nil)
+				return
+			}
 		}
 		h(w, r)
 	}
