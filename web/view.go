@@ -137,6 +137,12 @@ type SettingsForm struct {
 	FullReadHours     string
 	MaxRemovals       string
 	MaxRemovalPercent string
+	// StageNewMembers shows sync.inviteUsers inverted: checked adds new
+	// members as Staged without an invitation (an absent checkbox keeps the
+	// server's default, inviting).
+	StageNewMembers bool
+	// ImportTimeout is bitwarden.importTimeoutSeconds as typed.
+	ImportTimeout string
 	// WebhooksSet reports whether alert webhook URLs are stored (they may
 	// hold credentials, so they are write-only like the other secrets).
 	WebhooksSet bool
@@ -152,7 +158,7 @@ type SettingsForm struct {
 // one of its fields has an error.
 func (f SettingsForm) AdvancedOpen() bool {
 	return f.Errors.Get("okta.concurrency") != "" || f.Errors.Get("okta.rateLimitShare") != "" ||
-		f.Errors.Get("okta.fullReadHours") != ""
+		f.Errors.Get("okta.fullReadHours") != "" || f.Errors.Get("bitwarden.importTimeoutSeconds") != ""
 }
 
 // ErrorPage is a plain error page's content.

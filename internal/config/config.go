@@ -116,6 +116,10 @@ type Bitwarden struct {
 	Server       string `json:"server"`
 	ClientID     string `json:"clientId"`
 	ClientSecret Secret `json:"clientSecret"`
+	// ImportTimeoutSeconds bounds one import request (default 300). A
+	// large first import can run for minutes while the server keeps going;
+	// an import that times out is never sent again blindly.
+	ImportTimeoutSeconds int `json:"importTimeoutSeconds,omitempty"`
 }
 
 // Sync holds the sync options (contract §1).
@@ -128,37 +132,46 @@ type Sync struct {
 	UserFilter        string `json:"userFilter"`
 	Groups            bool   `json:"groups"`
 	GroupFilter       string `json:"groupFilter"`
+	// InviteUsers is sent as inviteUsersAfterProvisioning: false makes
+	// Bitwarden add new members as Staged, without an invitation email
+	// (an admin invites them later). Default true.
+	InviteUsers bool `json:"inviteUsers"`
 }
 
 // Limits and defaults.
 const (
-	MinIntervalMinutes     = 5
-	MaxIntervalMinutes     = 7 * 24 * 60
-	DefaultConcurrency     = 4
-	MaxConcurrency         = 32
-	DefaultRateLimitShare  = 0.5
-	DefaultFullReadHours   = 24
-	DefaultMaxRemovals     = 50
-	DefaultMaxRemovalPct   = 10.0
-	MaxWebhooks            = 5
-	DirectoryTypeOkta      = "okta"
-	ServerUS               = "us"
-	ServerEU               = "eu"
-	RedactedSecret         = "[REDACTED]"
-	maxTokenLen            = 4096
-	maxPrivateKeyLen       = 16 << 10
-	maxClientIDLen         = 200
-	maxFilterLen           = 4096
-	organizationIDPrefix   = "organization."
-	organizationIDExampleS = "organization.1b2c3d4e-…"
+	MinIntervalMinutes    = 5
+	MaxIntervalMinutes    = 7 * 24 * 60
+	DefaultConcurrency    = 4
+	MaxConcurrency        = 32
+	DefaultRateLimitShare = 0.5
+	DefaultFullReadHours  = 24
+	DefaultMaxRemovals    = 50
+	DefaultMaxRemovalPct  = 10.0
+	// DefaultImportTimeoutSeconds is bitwarden.importTimeoutSeconds' default.
+	DefaultImportTimeoutSeconds = 300
+	// MinImportTimeoutSeconds and MaxImportTimeoutSeconds bound it.
+	MinImportTimeoutSeconds = 30
+	MaxImportTimeoutSeconds = 3600
+	MaxWebhooks             = 5
+	DirectoryTypeOkta       = "okta"
+	ServerUS                = "us"
+	ServerEU                = "eu"
+	RedactedSecret          = "[REDACTED]"
+	maxTokenLen             = 4096
+	maxPrivateKeyLen        = 16 << 10
+	maxClientIDLen          = 200
+	maxFilterLen            = 4096
+	organizationIDPrefix    = "organization."
+	organizationIDExampleS  = "organization.1b2c3d4e-…"
 )
 
 // Defaults returns the settings of a new profile.
 func Defaults() Settings {
 	return Settings{
 		Directory: Directory{Type: DirectoryTypeOkta, Okta: Okta{Concurrency: DefaultConcurrency, RateLimitShare: DefaultRateLimitShare, FullReadHours: DefaultFullReadHours}},
-		Bitwarden: Bitwarden{Server: ServerUS},
-		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true},
+		Bitwarden: Bitwarden{Server: ServerUS, ImportTimeoutSeconds: DefaultImportTimeoutSeconds},
+		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true, InviteUsers: true},
 		Guard:     Guard{MaxRemovals: DefaultMaxRemovals, MaxRemovalPercent: DefaultMaxRemovalPct},
 	}
 }
@@ -221,6 +234,8 @@ const (
 	FieldBWServer        = "bitwarden.server"
 	FieldBWClientID      = "bitwarden.clientId"
 	FieldBWClientSecret  = "bitwarden.clientSecret"
+	FieldImportTimeout   = "bitwarden.importTimeoutSeconds"
+	FieldInviteUsers     = "sync.inviteUsers"
 	FieldInterval        = "sync.intervalMinutes"
 	FieldUserFilter      = "sync.userFilter"
 	FieldGroupFilter     = "sync.groupFilter"
@@ -272,6 +287,9 @@ func (s *Settings) Normalize() {
 	s.Bitwarden.Server = srv
 	s.Bitwarden.ClientID = strings.TrimSpace(s.Bitwarden.ClientID)
 	s.Bitwarden.ClientSecret = Secret(strings.TrimSpace(string(s.Bitwarden.ClientSecret)))
+	if s.Bitwarden.ImportTimeoutSeconds == 0 {
+		s.Bitwarden.ImportTimeoutSeconds = DefaultImportTimeoutSeconds
+	}
 	s.Sync.UserFilter = strings.TrimSpace(s.Sync.UserFilter)
 	s.Sync.GroupFilter = strings.TrimSpace(s.Sync.GroupFilter)
 }
@@ -323,6 +341,10 @@ func (s Settings) Validate(requireSecrets bool) error {
 		fe[FieldBWClientSecret] = "the organization API key's client secret is required (Bitwarden admin console → Settings → Organization info → API key)"
 	} else if len(s.Bitwarden.ClientSecret) > maxTokenLen {
 		fe[FieldBWClientSecret] = "the client secret is too long"
+	}
+	if t := s.Bitwarden.ImportTimeoutSeconds; t < MinImportTimeoutSeconds || t > MaxImportTimeoutSeconds {
+		fe[FieldImportTimeout] = fmt.Sprintf("must be a whole number of seconds from %d to %d (got %d); large first imports can take minutes, so the default is %d",
+			MinImportTimeoutSeconds, MaxImportTimeoutSeconds, t, DefaultImportTimeoutSeconds)
 	}
 	if m := s.Sync.IntervalMinutes; m < MinIntervalMinutes || m > MaxIntervalMinutes {
 		fe[FieldInterval] = fmt.Sprintf("must be a whole number of minutes from %d to %d (got %d)", MinIntervalMinutes, MaxIntervalMinutes, m)
@@ -517,9 +539,10 @@ type fileOkta struct {
 }
 
 type fileBitwarden struct {
-	Server       string  `json:"server"`
-	ClientID     string  `json:"clientId"`
-	ClientSecret *string `json:"clientSecret"`
+	Server               string  `json:"server"`
+	ClientID             string  `json:"clientId"`
+	ClientSecret         *string `json:"clientSecret"`
+	ImportTimeoutSeconds *int    `json:"importTimeoutSeconds,omitempty"`
 }
 
 type fileSync struct {
@@ -531,6 +554,7 @@ type fileSync struct {
 	UserFilter        *string `json:"userFilter"`
 	Groups            *bool   `json:"groups"`
 	GroupFilter       *string `json:"groupFilter"`
+	InviteUsers       *bool   `json:"inviteUsers,omitempty"`
 }
 
 // ParseFile reads a settings file strictly: unknown fields, wrong types and
@@ -627,6 +651,7 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 		b := f.Bitwarden
 		s.Bitwarden.Server = b.Server
 		s.Bitwarden.ClientID = b.ClientID
+		setInt(&s.Bitwarden.ImportTimeoutSeconds, b.ImportTimeoutSeconds)
 		if b.ClientSecret == nil || *b.ClientSecret == RedactedSecret {
 			keep.ClientSecret = true
 		} else {
@@ -640,6 +665,7 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 		setBool(&s.Sync.LargeImport, y.LargeImport)
 		setBool(&s.Sync.Users, y.Users)
 		setBool(&s.Sync.Groups, y.Groups)
+		setBool(&s.Sync.InviteUsers, y.InviteUsers)
 		if y.UserFilter != nil {
 			s.Sync.UserFilter = *y.UserFilter
 		}
@@ -693,11 +719,12 @@ func WriteFile(w io.Writer, s Settings) error {
 			Concurrency: &s.Directory.Okta.Concurrency, RateLimitShare: &s.Directory.Okta.RateLimitShare,
 			FullReadHours: &s.Directory.Okta.FullReadHours,
 		}},
-		Bitwarden: &fileBitwarden{Server: s.Bitwarden.Server, ClientID: s.Bitwarden.ClientID, ClientSecret: red(s.Bitwarden.ClientSecret)},
+		Bitwarden: &fileBitwarden{Server: s.Bitwarden.Server, ClientID: s.Bitwarden.ClientID, ClientSecret: red(s.Bitwarden.ClientSecret), ImportTimeoutSeconds: &s.Bitwarden.ImportTimeoutSeconds},
 		Sync: &fileSync{
 			IntervalMinutes: &s.Sync.IntervalMinutes, RemoveDisabled: &s.Sync.RemoveDisabled,
 			OverwriteExisting: &s.Sync.OverwriteExisting, LargeImport: &s.Sync.LargeImport,
 			Users: &s.Sync.Users, UserFilter: &s.Sync.UserFilter, Groups: &s.Sync.Groups, GroupFilter: &s.Sync.GroupFilter,
+			InviteUsers: &s.Sync.InviteUsers,
 		},
 		Guard:  &fileGuard{MaxRemovals: &s.Guard.MaxRemovals, MaxRemovalPercent: &s.Guard.MaxRemovalPercent},
 		Alerts: &fileAlerts{WebhookURLs: []string{}},

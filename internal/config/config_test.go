@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -162,6 +163,39 @@ func TestGuardThreshold(t *testing.T) {
 		got, on := c.g.Threshold(c.synced)
 		if got != c.want || on != c.on {
 			t.Errorf("%+v.Threshold(%d) = %d,%v want %d,%v", c.g, c.synced, got, on, c.want, c.on)
+		}
+	}
+}
+
+func TestInviteUsersAndImportTimeout(t *testing.T) {
+	d := Defaults()
+	if !d.Sync.InviteUsers || d.Bitwarden.ImportTimeoutSeconds != DefaultImportTimeoutSeconds || DefaultImportTimeoutSeconds != 300 {
+		t.Fatalf("defaults inviteUsers %v importTimeoutSeconds %d", d.Sync.InviteUsers, d.Bitwarden.ImportTimeoutSeconds)
+	}
+	base := `{"directory":{"type":"okta","okta":{"orgUrl":"https://acme.okta.com","token":"t"}},
+	        "bitwarden":{"server":"us","clientId":"organization.x","clientSecret":"s"%s},"sync":{%s}}`
+	// Left out: the defaults.
+	s, _, err := ParseFileKeep(strings.NewReader(fmt.Sprintf(base, "", "")))
+	if err != nil || !s.Sync.InviteUsers || s.Bitwarden.ImportTimeoutSeconds != 300 {
+		t.Fatalf("parsed %+v %v", s, err)
+	}
+	s, _, err = ParseFileKeep(strings.NewReader(fmt.Sprintf(base, `,"importTimeoutSeconds":900`, `"inviteUsers":false`)))
+	if err != nil || s.Sync.InviteUsers || s.Bitwarden.ImportTimeoutSeconds != 900 {
+		t.Fatalf("parsed %+v %v", s, err)
+	}
+	var buf bytes.Buffer
+	if err := WriteFile(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"importTimeoutSeconds": 900`) || !strings.Contains(buf.String(), `"inviteUsers": false`) {
+		t.Errorf("export lacks the settings:\n%s", buf.String())
+	}
+	for _, bad := range []int{10, 4000, -1} {
+		s.Bitwarden.ImportTimeoutSeconds = bad
+		err := s.Validate(false)
+		var fe FieldErrors
+		if !errors.As(err, &fe) || !strings.Contains(fe[FieldImportTimeout], "from 30 to 3600") {
+			t.Errorf("timeout %d: %v", bad, err)
 		}
 	}
 }

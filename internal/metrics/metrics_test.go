@@ -111,8 +111,8 @@ func TestMetricsMoveAsRunsHappen(t *testing.T) {
 		{"dirsync_changes_pushed_total{kind=groups_created}", func(v float64) bool { return v == 3 }},
 		{"dirsync_okta_requests_total{status=200}", func(v float64) bool { return v >= 4 }},
 		{"dirsync_okta_rate_limit_remaining{bucket=users}", func(v float64) bool { return v > 0 }},
-		// token, members, groups (none yet), import
-		{"dirsync_bitwarden_requests_total{status=200}", func(v float64) bool { return v == 4 }},
+		// token, members, groups (none yet), subscription (the seats), import
+		{"dirsync_bitwarden_requests_total{status=200}", func(v float64) bool { return v == 5 }},
 	}
 	for _, c := range checks {
 		if v, ok := after[c.key]; !ok || !c.want(v) {

@@ -18,6 +18,7 @@ const (
 	formRemoveDisabled = "sync.removeDisabled"
 	formOverwrite      = "sync.overwriteExisting"
 	formLargeImport    = "sync.largeImport"
+	formStageNew       = "sync.stageNewMembers"
 	formGroups         = "sync.groups"
 	formClearWebhooks  = "alerts.clearWebhooks"
 	formOktaAuthMethod = "okta.authMethod"
@@ -31,7 +32,7 @@ var settingsSlots = []string{
 	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
 	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
 	config.FieldMaxRemovals, config.FieldMaxRemovalPct, config.FieldWebhooks,
-	config.FieldOktaConcurrency, config.FieldOktaShare, config.FieldFullReadHours,
+	config.FieldOktaConcurrency, config.FieldOktaShare, config.FieldFullReadHours, config.FieldImportTimeout,
 }
 
 // slotOf maps a form field name to the error slot that explains it.
@@ -112,6 +113,8 @@ func settingsView(st config.Settings) web.SettingsForm {
 		MaxRemovals:       strconv.Itoa(st.Guard.MaxRemovals),
 		MaxRemovalPercent: strconv.FormatFloat(st.Guard.MaxRemovalPercent, 'g', -1, 64),
 		WebhooksSet:       st.Alerts.WebhookURLs.IsSet(),
+		StageNewMembers:   !st.Sync.InviteUsers,
+		ImportTimeout:     strconv.Itoa(st.Bitwarden.ImportTimeoutSeconds),
 	}
 	if st.Directory.Okta.UsesOAuth() {
 		f.AuthMethod = web.OktaAuthOAuth
@@ -187,6 +190,7 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	st.Sync.RemoveDisabled = on(formRemoveDisabled)
 	st.Sync.OverwriteExisting = on(formOverwrite)
 	st.Sync.LargeImport = on(formLargeImport)
+	st.Sync.InviteUsers = !on(formStageNew)
 	st.Sync.Users = on(config.FieldUsersGroups)
 	st.Sync.Groups = on(formGroups)
 	st.Sync.UserFilter = get(config.FieldUserFilter)
@@ -220,6 +224,15 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 			errs[config.FieldFullReadHours] = fmt.Sprintf("enter a whole number of hours from 1 to 168, or leave it empty for %d", config.DefaultFullReadHours)
 		} else {
 			st.Directory.Okta.FullReadHours = n
+		}
+	}
+	importTimeout := get(config.FieldImportTimeout)
+	st.Bitwarden.ImportTimeoutSeconds = 0
+	if importTimeout != "" {
+		if n, err := strconv.Atoi(importTimeout); err != nil || n < 1 {
+			errs[config.FieldImportTimeout] = fmt.Sprintf("enter a whole number of seconds from %d to %d, or leave it empty for %d", config.MinImportTimeoutSeconds, config.MaxImportTimeoutSeconds, config.DefaultImportTimeoutSeconds)
+		} else {
+			st.Bitwarden.ImportTimeoutSeconds = n
 		}
 	}
 	// The guard limits have no "empty means default": 0 is meaningful (off).
@@ -291,6 +304,8 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		MaxRemovalPercent: maxPct,
 		WebhooksSet:       stored.Alerts.WebhookURLs.IsSet(),
 		WebhooksTyped:     strings.TrimSpace(hooks) != "",
+		StageNewMembers:   !st.Sync.InviteUsers,
+		ImportTimeout:     importTimeout,
 		Errors:            errs,
 	}
 	for _, k := range sortedKeys(errs) {

@@ -99,7 +99,7 @@ func TestSettingsDefaults(t *testing.T) {
 		t.Error("Advanced is open without errors")
 	}
 	// Every option has a help line.
-	for _, id := range []string{"field-sync.removeDisabled", "field-sync.overwriteExisting", "field-sync.largeImport", "field-sync.users", "field-sync.groups"} {
+	for _, id := range []string{"field-sync.removeDisabled", "field-sync.overwriteExisting", "field-sync.largeImport", "field-sync.users", "field-sync.groups", "field-sync.stageNewMembers"} {
 		if help := testid(d, id).Parent().Next().Text(); len(help) < 30 {
 			t.Errorf("%s: help %q", id, help)
 		}
@@ -120,9 +120,9 @@ func TestSettingsSaveRoundTrip(t *testing.T) {
 	}
 	want := config.Defaults()
 	want.Directory.Okta = config.Okta{OrgURL: "https://acme.okta.com", Token: testToken, Concurrency: 6, RateLimitShare: 0.25, FullReadHours: 12}
-	want.Bitwarden = config.Bitwarden{Server: "eu", ClientID: "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012", ClientSecret: testSecret}
+	want.Bitwarden = config.Bitwarden{Server: "eu", ClientID: "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012", ClientSecret: testSecret, ImportTimeoutSeconds: config.DefaultImportTimeoutSeconds}
 	want.Sync = config.Sync{IntervalMinutes: 15, RemoveDisabled: true, Users: true, UserFilter: "exclude:bot@acme.com",
-		Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`}
+		Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`, InviteUsers: true}
 	want.Guard = config.Guard{MaxRemovals: 25, MaxRemovalPercent: 5}
 	if got != want {
 		t.Fatalf("stored %+v\nwant    %+v", got, want)
@@ -447,5 +447,32 @@ func TestEveryValidationErrorHasASlot(t *testing.T) {
 		if slotOf(k) == "" {
 			t.Errorf("no error slot on the settings page for %q", k)
 		}
+	}
+}
+
+// sync.inviteUsers is shown inverted ("stage new members"), so a form that
+// lacks the checkbox keeps inviting; bitwarden.importTimeoutSeconds has a
+// default, a range and a field-specific message.
+func TestSettingsInviteUsersAndImportTimeout(t *testing.T) {
+	e := newEnv(t, true)
+	c := e.client()
+	e.login(c)
+	form := validForm()
+	form.Set("sync.stageNewMembers", "on")
+	form.Set("bitwarden.importTimeoutSeconds", "900")
+	wantStatus(t, e.post(c, "/settings", form), http.StatusSeeOther)
+	got, err := e.st.LoadSettings(context.Background(), store.DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sync.InviteUsers || got.Bitwarden.ImportTimeoutSeconds != 900 {
+		t.Fatalf("stored inviteUsers %v, importTimeoutSeconds %d", got.Sync.InviteUsers, got.Bitwarden.ImportTimeoutSeconds)
+	}
+	form.Set("bitwarden.importTimeoutSeconds", "5")
+	r := e.post(c, "/settings", form)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	d := r.doc(t)
+	if msg := testid(d, "error-bitwarden.importTimeoutSeconds").Text(); !strings.Contains(msg, "from 30 to 3600") {
+		t.Errorf("timeout error = %q", msg)
 	}
 }

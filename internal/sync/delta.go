@@ -137,6 +137,7 @@ func DeltaImport(prev, cur *bitwarden.ImportRequest) *bitwarden.ImportRequest {
 	out := &bitwarden.ImportRequest{
 		Groups: []bitwarden.ImportGroup{}, Members: []bitwarden.ImportMember{},
 		OverwriteExisting: cur.OverwriteExisting, LargeImport: cur.LargeImport,
+		InviteUsersAfterProvisioning: cur.InviteUsersAfterProvisioning,
 	}
 	before := make(map[string]bitwarden.ImportMember, len(prev.Members))
 	for _, m := range prev.Members {

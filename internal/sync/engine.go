@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden"
@@ -157,12 +158,13 @@ func New(st Store, version string) *Engine {
 	}
 	e.NewPusher = func(s config.Settings) (Pusher, error) {
 		return bitwarden.New(bitwarden.Config{
-			Server:       s.Bitwarden.Server,
-			ClientID:     s.Bitwarden.ClientID,
-			ClientSecret: s.Bitwarden.ClientSecret.Reveal(),
-			UserAgent:    "dirsync/" + e.Version,
-			Observer:     e.BitwardenObserver,
-			Redact:       s.SecretValues(),
+			ImportTimeout: time.Duration(s.Bitwarden.ImportTimeoutSeconds) * time.Second,
+			Server:        s.Bitwarden.Server,
+			ClientID:      s.Bitwarden.ClientID,
+			ClientSecret:  s.Bitwarden.ClientSecret.Reveal(),
+			UserAgent:     "dirsync/" + e.Version,
+			Observer:      e.BitwardenObserver,
+			Redact:        s.SecretValues(),
 		})
 	}
 	return e
@@ -458,15 +460,19 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if opts.Mode == ModeTest {
 		if !plan.SkipPush {
 			emit(Event{Phase: "bitwarden", Message: "Reading the Bitwarden organization"})
-			if d, berr := e.orgDiff(ctx, settings, nil, plan.Batches); berr != nil {
+			if pr, berr := e.predictPush(ctx, profileID, settings, nil, plan); berr != nil {
 				res.BitwardenError = berr.Error()
 			} else {
-				res.Bitwarden = d
-				res.Changes.Bitwarden = d
+				res.Bitwarden = pr.diff
+				res.Changes.Bitwarden = pr.diff
+				res.Run.Warnings = append(res.Run.Warnings, pr.notes...)
 				setChanges()
 				// The verdict the Test page leads with: would a sync
 				// now be held by the deletion guard?
-				res.WouldHold, res.HoldReason = e.guard(settings, plan, d)
+				res.WouldHold, res.HoldReason = e.guard(settings, plan, pr.diff)
+				if msg := unverifiable(settings, pr.diff); msg != "" && !res.WouldHold && settingsGuardOn(settings) {
+					res.WouldHold, res.HoldReason = true, msg
+				}
 			}
 		}
 		res.Unchanged = unchanged
@@ -501,22 +507,31 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if err != nil {
 		return finish(StatusFailed, fmt.Errorf("sync: bitwarden: %w", err))
 	}
-	diff, err := e.orgDiff(ctx, settings, pusher, plan.Batches)
+	pred, err := e.predictPush(ctx, profileID, settings, pusher, plan)
 	timings.BitwardenMS = e.Now().Sub(bwStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
 	if err != nil {
 		res.BitwardenError = err.Error()
 		return finish(StatusFailed, fmt.Errorf("could not read the Bitwarden organization to check what the push would change, so nothing was sent: %w", err))
 	}
+	diff := pred.diff
 	res.Bitwarden = diff
 	res.Changes.Bitwarden = diff
+	res.Run.Warnings = append(res.Run.Warnings, pred.notes...)
 	setChanges()
 	for _, p := range diff.Problems {
 		res.Run.Warnings = append(res.Run.Warnings, "Bitwarden: "+p)
 	}
+	if len(diff.Problems) > 0 {
+		// Never send what the server will refuse.
+		return finish(StatusFailed, fmt.Errorf("Bitwarden would refuse this import, so nothing was sent: %s", strings.Join(diff.Problems, "; ")))
+	}
 
-	batches := plan.Batches
+	batches := pred.batches
 	hold, why := e.guard(settings, plan, diff)
+	if msg := unverifiable(settings, diff); msg != "" && !hold && settingsGuardOn(settings) {
+		hold, why = true, msg
+	}
 	switch {
 	case ap != nil && ap.plan.Base != "" && ap.plan.Base != state.Hash:
 		hold, why = true, fmt.Sprintf("Bitwarden was synced since run %d was held, so what it would send is no longer the change it showed; this plan needs its own approval", ap.held.ID)
@@ -538,7 +553,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return finish(StatusDryRun, nil)
 	}
 	if hold {
-		hp := heldPlan{Hash: plan.Hash, Batches: plan.Batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals, Base: deltaBase}
+		hp := heldPlan{Hash: plan.Hash, Batches: pred.batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals, Base: deltaBase}
 		if res.Run.Held, err = json.Marshal(hp); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: encode held plan: %w", err))
 		}
@@ -564,7 +579,11 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if err := e.push(ctx, pusher, batches, emit); err != nil {
 		timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
 		res.Run.Timings, _ = json.Marshal(timings)
-		return finish(StatusFailed, err)
+		if applied, terr := e.afterTimeout(ctx, profileID, settings, pusher, plan, err); applied {
+			res.Run.Warnings = append(res.Run.Warnings, terr.Error())
+		} else {
+			return finish(StatusFailed, terr)
+		}
 	}
 	timings.PushMS = e.Now().Sub(pushStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)

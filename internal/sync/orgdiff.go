@@ -51,6 +51,75 @@ type OrgDiff struct {
 	Problems  []string      `json:"problems"`
 	Counts    OrgDiffCounts `json:"counts"`
 	Truncated bool          `json:"truncated"`
+
+	// Server is ServerBitwarden or ServerVaultwarden (a server that does not
+	// list members); Basis says what the prediction starts from.
+	Server string `json:"server,omitempty"`
+	Basis  string `json:"basis,omitempty"`
+	// OrgMemberships is the group memberships the organization holds
+	// before the push, summed over groups (the membership guard's base).
+	OrgMemberships int `json:"orgMemberships"`
+	// Staged is set when new members are added as Staged (sync.inviteUsers
+	// off): Invites then lists members staged, not invited.
+	Staged bool `json:"staged,omitempty"`
+	// CannotRemove are members a full overwrite would remove but Bitwarden
+	// refuses to, because they have no master password (invited or staged):
+	// the push keeps them (they stay until removed in Bitwarden).
+	CannotRemove []MemberRef `json:"cannotRemove,omitempty"`
+	// RemovedFirst are members without a master password that the import
+	// sends as deleted: with overwriteExisting they are removed by a request
+	// of their own before the overwrite, which Bitwarden allows.
+	RemovedFirst []MemberRef `json:"removedFirst,omitempty"`
+	// Relinks are re-created directory accounts: the member of the old
+	// account is replaced by (Bitwarden) or moved to (Vaultwarden) the new
+	// account with the same email.
+	Relinks []Relink `json:"relinks,omitempty"`
+	// Restored are Vaultwarden members revoked before that the push
+	// restores (a live account with their email).
+	Restored []MemberRef `json:"restored,omitempty"`
+	// Seats is what the invites need from the organization's seats; nil
+	// when the server does not tell its seats.
+	Seats *SeatPlan `json:"seats,omitempty"`
+}
+
+// Servers and prediction bases.
+const (
+	ServerBitwarden   = "bitwarden"
+	ServerVaultwarden = "vaultwarden"
+	// BasisListing: predicted from the organization's member and group
+	// listings, read just now.
+	BasisListing = "listing"
+	// BasisLastPush: the server lists nothing (Vaultwarden); predicted from
+	// the last successful push and Vaultwarden's rules.
+	BasisLastPush = "last-push"
+	// BasisNone: the server lists nothing and nothing was pushed yet: the
+	// organization's members are unknown.
+	BasisNone = "none"
+)
+
+// Relink is a re-created account: one person, a new directory id.
+type Relink struct {
+	Email string `json:"email"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// SeatPlan is the seat arithmetic of Bitwarden's invite step
+// (OrganizationService.SaveUsersSendInvitesAsync and CanScaleAsync).
+type SeatPlan struct {
+	// Seats are the seats paid for before the push; MaxAutoscale the most
+	// cloud buys by itself (nil: no limit).
+	Seats        int  `json:"seats"`
+	MaxAutoscale *int `json:"maxAutoscale,omitempty"`
+	// InUse are the seats held before the push (invited, accepted and
+	// confirmed members).
+	InUse int `json:"inUse"`
+	// Needed are the seats the invites need beyond the free ones; Buys is
+	// how many of them cloud would buy.
+	Needed int `json:"needed"`
+	Buys   int `json:"buys"`
+	// Refused is the server's refusal, when the seats cannot be had.
+	Refused string `json:"refused,omitempty"`
 }
 
 // OrgDiffCounts are the full sizes of OrgDiff's lists.
@@ -68,6 +137,10 @@ type OrgDiffCounts struct {
 	MembershipsAdded   int `json:"membershipsAdded"`
 	MembershipsRemoved int `json:"membershipsRemoved"`
 	Ignored            int `json:"ignored"`
+	CannotRemove       int `json:"cannotRemove,omitempty"`
+	RemovedFirst       int `json:"removedFirst,omitempty"`
+	Relinks            int `json:"relinks,omitempty"`
+	Restored           int `json:"restored,omitempty"`
 }
 
 // Removal reasons.
@@ -77,6 +150,9 @@ const (
 	// RemovalOverwrite: overwriteExisting is on and the member's externalId
 	// is not in the import.
 	RemovalOverwrite = "overwrite"
+	// RemovalRevoked: Vaultwarden revokes a member sent as deleted (it
+	// loses access but stays listed); counted as a removal by the guard.
+	RemovalRevoked = "revoked"
 )
 
 // Removal is a member the push would remove.
@@ -106,7 +182,7 @@ type IgnoredMembers struct {
 func (d *OrgDiff) Empty() bool {
 	c := d.Counts
 	return c.Invites == 0 && c.Removals == 0 && c.Links == 0 && c.GroupsCreated == 0 && c.GroupsRenamed == 0 &&
-		c.MembershipsAdded == 0 && c.MembershipsRemoved == 0
+		c.MembershipsAdded == 0 && c.MembershipsRemoved == 0 && c.Restored == 0 && c.Relinks == 0
 }
 
 // simMember and simGroup are the organization as the prediction applies
@@ -115,8 +191,12 @@ func (d *OrgDiff) Empty() bool {
 // group sets drop gone members when they are read.
 type simMember struct {
 	id, email, ext string
+	rawEmail       string // as Bitwarden stores it: links compare it exactly
 	owner          bool
 	gone           bool
+	noMP           bool // invited, staged or without userId: no master password
+	seat           bool // holds a seat (invited, accepted, confirmed)
+	revoked        bool // Vaultwarden: revoked, still listed
 }
 
 type simGroup struct {
@@ -138,6 +218,26 @@ type orgSim struct {
 	seq         int
 	d           *OrgDiff
 	kept        map[string]bool // owners already listed in OwnersKept
+	// Seats: nil when unknown; paid grows as cloud buys.
+	seats        *int
+	maxAutoscale *int
+	occupied     int
+	// removedDeleted are this request's deleted removals, for the
+	// overwrite step's master-password check.
+	removedNow []*simMember
+	// relinked: Vaultwarden members whose externalId a push changed (email
+	// → the id before).
+	relinked map[string]string
+}
+
+// OrgInput is what a prediction starts from: the organization as the
+// Public API lists it, the seats where the server tells them, and the
+// requests to send, in order.
+type OrgInput struct {
+	Members      []bitwarden.Member
+	Groups       []bitwarden.Group
+	Subscription *bitwarden.Subscription
+	Batches      []*bitwarden.ImportRequest
 }
 
 // PredictOrgDiff predicts what sending batches, in order, does to an
@@ -151,19 +251,40 @@ type orgSim struct {
 // that map to current members. Memberships compare every group's members
 // before and after, so a removed member also leaves its groups.
 func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batches []*bitwarden.ImportRequest) *OrgDiff {
-	d := &OrgDiff{
+	return PredictOrgDiffWith(OrgInput{Members: members, Groups: groups, Batches: batches})
+}
+
+func newOrgDiff() *OrgDiff {
+	return &OrgDiff{
 		Invites: []MemberRef{}, Removals: []Removal{}, Links: []MemberRef{}, OwnersKept: []MemberRef{},
 		EmailTaken: []MemberRef{}, GroupsCreated: []GroupRef{}, GroupsRenamed: []GroupRename{},
 		Memberships: []OrgMembershipChange{}, Ignored: []IgnoredMembers{}, Problems: []string{},
 	}
-	sim := &orgSim{
-		byID: make(map[string]*simMember, len(members)), byExt: make(map[string]*simMember, len(members)),
-		emails: make(map[string]int, len(members)), groupsByExt: make(map[string]*simGroup, len(groups)),
+}
+
+func newOrgSim(d *OrgDiff, members, groups int) *orgSim {
+	return &orgSim{
+		byID: make(map[string]*simMember, members), byExt: make(map[string]*simMember, members),
+		emails: make(map[string]int, members), groupsByExt: make(map[string]*simGroup, groups),
 		d: d, kept: map[string]bool{},
 	}
+}
+
+// PredictOrgDiffWith is PredictOrgDiff with the organization's seats: with
+// a subscription, the invites' seat needs are checked as Bitwarden cloud
+// does (buy up to the autoscale limit, refuse past it).
+func PredictOrgDiffWith(in OrgInput) *OrgDiff {
+	members, groups, batches := in.Members, in.Groups, in.Batches
+	d := newOrgDiff()
+	d.Server, d.Basis = ServerBitwarden, BasisListing
+	sim := newOrgSim(d, len(members), len(groups))
 	dupExt := ""
 	for _, m := range members {
-		sm := &simMember{id: m.ID, email: strings.ToLower(m.Email), ext: m.ExternalID, owner: m.Type == bitwarden.MemberTypeOwner}
+		sm := &simMember{id: m.ID, email: strings.ToLower(m.Email), rawEmail: m.Email, ext: m.ExternalID, owner: m.Type == bitwarden.MemberTypeOwner,
+			noMP: m.MayLackMasterPassword(), seat: m.Status == bitwarden.MemberStatusInvited || m.Status == bitwarden.MemberStatusAccepted || m.Status == bitwarden.MemberStatusConfirmed}
+		if sm.seat {
+			sim.occupied++
+		}
 		sim.members = append(sim.members, sm)
 		sim.byID[m.ID] = sm
 		sim.emails[sm.email]++
@@ -178,10 +299,16 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 		sim.byExt[sm.ext] = sm
 	}
 	d.OrgMembers = len(members)
+	if sub := in.Subscription; sub != nil && sub.Seats != nil {
+		seats := *sub.Seats
+		sim.seats, sim.maxAutoscale = &seats, sub.MaxAutoscaleSeats
+		d.Seats = &SeatPlan{Seats: seats, MaxAutoscale: sub.MaxAutoscaleSeats, InUse: sim.occupied}
+	}
 	before := make(map[string][]string, len(groups))
 	for _, g := range groups {
 		ids := slices.Compact(slices.Sorted(slices.Values(g.MemberIDs)))
 		before[g.ID] = ids
+		d.OrgMemberships += len(ids)
 		sg := &simGroup{id: g.ID, name: g.Name, ext: g.ExternalID, members: ids}
 		sim.groups = append(sim.groups, sg)
 		if sg.ext != "" {
@@ -193,11 +320,22 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 		sim.problem(fmt.Sprintf("two organization members have the externalId %q: Bitwarden would fail the import (500)", dupExt))
 	} else {
 		for _, b := range batches {
+			if !b.Invites() {
+				d.Staged = true
+			}
 			if !sim.apply(b) {
 				break
 			}
 		}
 	}
+	sim.finish(before)
+	return d
+}
+
+// finish compares every group's members before and after, and pairs
+// re-created accounts.
+func (sim *orgSim) finish(before map[string][]string) {
+	d := sim.d
 	name := func(id string) string {
 		m := sim.byID[id]
 		if m == nil {
@@ -248,7 +386,35 @@ func PredictOrgDiff(members []bitwarden.Member, groups []bitwarden.Group, batche
 	slices.SortFunc(d.Memberships, func(a, b OrgMembershipChange) int {
 		return cmp.Or(cmp.Compare(a.ExternalID, b.ExternalID), cmp.Compare(a.Name, b.Name))
 	})
-	return d
+	sim.pairRelinks()
+}
+
+// pairRelinks names the re-created accounts: a member removed (or revoked)
+// as deleted whose email a new member of another id takes in the same push.
+func (sim *orgSim) pairRelinks() {
+	gone := map[string]string{} // email → old externalId
+	for _, m := range sim.members {
+		if (m.gone || m.revoked) && m.ext != "" {
+			gone[m.email] = m.ext
+		}
+	}
+	for _, m := range sim.members {
+		if m.gone || m.revoked || m.ext == "" {
+			continue
+		}
+		if old, ok := sim.relinked[m.email]; ok && old != m.ext {
+			sim.addRelink(m.email, old, m.ext)
+			continue
+		}
+		if old, ok := gone[m.email]; ok && old != m.ext && strings.HasPrefix(m.id, "new:") {
+			sim.addRelink(m.email, old, m.ext)
+		}
+	}
+}
+
+func (sim *orgSim) addRelink(email, from, to string) {
+	sim.d.Counts.Relinks++
+	listed(&sim.d.Relinks, Relink{Email: email, From: from, To: to}, &sim.d.Truncated)
 }
 
 func (s *orgSim) remove(m *simMember, reason string) {
@@ -256,6 +422,9 @@ func (s *orgSim) remove(m *simMember, reason string) {
 		return
 	}
 	m.gone = true
+	if m.seat {
+		s.occupied--
+	}
 	if s.byExt[m.ext] == m {
 		delete(s.byExt, m.ext)
 	}
@@ -309,6 +478,7 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 		return id, ok
 	}
 	// 1. Deleted members.
+	s.removedNow = s.removedNow[:0]
 	for _, ext := range removeExt {
 		m, ok := s.byExt[ext]
 		if !ok || importedExt[ext] {
@@ -320,8 +490,12 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 		}
 		s.remove(m, RemovalDeleted)
 		removedDeleted[ext] = m.id
+		s.removedNow = append(s.removedNow, m)
 	}
-	// 2. Overwrite.
+	// 2. Overwrite: refused when a member it would remove — the members
+	// just removed as deleted included, since the server works on its
+	// snapshot — has no master password
+	// (ImportOrganizationUsersAndGroupsCommand.OverwriteExisting).
 	if req.OverwriteExisting {
 		var missing []*simMember
 		for _, m := range s.byExt {
@@ -330,6 +504,12 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 			}
 		}
 		slices.SortFunc(missing, func(a, b *simMember) int { return cmp.Compare(a.ext, b.ext) })
+		for _, m := range append(slices.Clone(s.removedNow), missing...) {
+			if !m.owner && m.noMP {
+				s.problem(fmt.Sprintf("%s has no master password (invited, staged or SSO), so Bitwarden would refuse the full overwrite (400 \"%s\") after removing the members sent as deleted", orDefault(m.email, m.ext), bitwarden.MsgPreventUserRemoval))
+				return false
+			}
+		}
 		for _, m := range missing {
 			if m.owner {
 				s.keepOwner(m)
@@ -338,7 +518,22 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 			s.remove(m, RemovalOverwrite)
 		}
 	}
-	// 3. Links by email.
+	// 3. Links by email, compared exactly with the stored email (the
+	// import's emails are lower-cased); two unlinked members with one email
+	// make the server's dictionary fail (500).
+	if len(imported) > 0 {
+		unlinked := map[string]bool{}
+		for _, m := range s.noExt {
+			if m.gone || strings.TrimSpace(m.ext) != "" {
+				continue
+			}
+			if unlinked[m.rawEmail] {
+				s.problem(fmt.Sprintf("two organization members without externalId have the email %s: Bitwarden would fail the import (500)", m.rawEmail))
+				return false
+			}
+			unlinked[m.rawEmail] = true
+		}
+	}
 	if len(imported) > 0 && len(s.noExt) > 0 {
 		byEmail := make(map[string]imp, len(imported))
 		for _, u := range imported {
@@ -353,7 +548,7 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 			if m.gone || strings.TrimSpace(m.ext) != "" {
 				continue
 			}
-			u, ok := byEmail[m.email]
+			u, ok := byEmail[m.rawEmail]
 			if !ok {
 				still = append(still, m)
 				continue
@@ -393,9 +588,30 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 		seen[u.email] = true
 		invites = append(invites, u)
 	}
+	staged := !req.Invites()
+	if !staged && s.seats != nil && len(invites) > 0 {
+		// SaveUsersSendInvitesAsync: seats needed beyond the free ones;
+		// CanScaleAsync: cloud buys them up to the autoscale limit.
+		needed := len(invites) - (*s.seats - s.occupied)
+		if needed > 0 {
+			sp := d.Seats
+			sp.Needed += needed
+			if s.maxAutoscale != nil && *s.maxAutoscale < *s.seats+needed {
+				sp.Refused = fmt.Sprintf("the push invites %d new members but the organization has %d seats with %d in use, and Bitwarden buys seats only up to the autoscale limit of %d: it would answer \"%s\"",
+					len(invites), *s.seats, s.occupied, *s.maxAutoscale, bitwarden.MsgSeatLimit)
+				s.problem(sp.Refused)
+				return false
+			}
+			*s.seats += needed
+			sp.Buys += needed
+		}
+	}
 	for _, u := range invites {
 		s.seq++
-		m := &simMember{id: "new:" + strconv.Itoa(s.seq), email: u.email, ext: u.ext}
+		m := &simMember{id: "new:" + strconv.Itoa(s.seq), email: u.email, rawEmail: u.email, ext: u.ext, noMP: true, seat: !staged}
+		if m.seat {
+			s.occupied++
+		}
 		s.members = append(s.members, m)
 		s.byID[m.id] = m
 		s.byExt[u.ext] = m
@@ -406,6 +622,10 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 	// 5. Groups.
 	if len(req.Groups) == 0 {
 		return true
+	}
+	if ext := s.dupGroupExt(); ext != "" {
+		s.problem(fmt.Sprintf("two Bitwarden groups have the externalId %q: Bitwarden would fail the import (500) after the member changes; give one of them another externalId or delete it", ext))
+		return false
 	}
 	seenGroups := make(map[string]bool, len(req.Groups))
 	for _, g := range req.Groups {
@@ -452,6 +672,21 @@ func (s *orgSim) apply(req *bitwarden.ImportRequest) bool {
 		listed(&d.GroupsCreated, GroupRef{ExternalID: g.ExternalID, Name: g.Name}, &d.Truncated)
 	}
 	return true
+}
+
+// dupGroupExt is an externalId two existing groups share ("" if none).
+func (s *orgSim) dupGroupExt() string {
+	seen := map[string]bool{}
+	for _, g := range s.groups {
+		if strings.TrimSpace(g.ext) == "" || strings.HasPrefix(g.id, "new-group:") {
+			continue
+		}
+		if seen[g.ext] {
+			return g.ext
+		}
+		seen[g.ext] = true
+	}
+	return ""
 }
 
 func orDefault(s, def string) string {

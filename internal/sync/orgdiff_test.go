@@ -248,6 +248,7 @@ func TestOrgDiffMatchesFakeAfterPush(t *testing.T) {
 			mod:  func(s *config.Settings) { guardOff(s); s.Sync.OverwriteExisting = true },
 			setup: func(t *testing.T, h *harness) {
 				h.mustRun(StatusSuccess)
+				h.bw.AcceptAll()
 				h.bw.AddMember("gone1@corp.example", "00ugone1", bwtest.User)
 				h.bw.AddMember("gone2@corp.example", "00ugone2", bwtest.Admin)
 				h.bw.AddMember("ownerext@corp.example", "00uowner", bwtest.Owner)

@@ -36,7 +36,7 @@ type Plan struct {
 	Users  []directory.User
 	Groups []directory.Group
 	// Warnings are human-readable notes for the run (dropped users, cut
-	// names, dropped deleted twins).
+	// names, re-created accounts).
 	Warnings []string
 	// SkipPush is set when nothing must be sent (an empty result with
 	// overwriteExisting off).
@@ -51,7 +51,7 @@ type PlanCounts struct {
 	Disabled    int // of which SUSPENDED in the directory
 	Groups      int
 	Memberships int
-	Dropped     int // users left out for a missing or too long email, or as deleted twins
+	Dropped     int // users left out for a missing or too long email
 }
 
 // PlanError is a refusal to build an import: nothing may be sent.
@@ -142,6 +142,9 @@ func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
 		Members:           make([]bitwarden.ImportMember, 0, len(p.Users)),
 		OverwriteExisting: s.Sync.OverwriteExisting,
 		LargeImport:       s.Sync.LargeImport,
+		// Always sent, so the request says what it does (the server's
+		// default is true).
+		InviteUsersAfterProvisioning: &s.Sync.InviteUsers,
 	}
 	for i := range p.Groups {
 		g := &p.Groups[i]
@@ -194,22 +197,29 @@ func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
 }
 
 // dedupeEmails enforces Bitwarden's rule that no two live members share an
-// email. A deleted account sharing a live one's email is dropped, whichever
-// order Okta returned them in; two live accounts sharing one stop the run.
+// email. Two live accounts sharing one stop the run. A deleted account
+// sharing a live one's email — a re-created account, the old one
+// DEPROVISIONED — stays in the import as deleted, whichever order Okta
+// returned them in: Bitwarden removes the old account's member (matched by
+// externalId) and invites the new one, so the person ends as one member
+// linked to the new id, in its groups, in one run. (Vaultwarden matches
+// members by email and would revoke the person for the deleted twin, so
+// the engine leaves twins out there: VaultwardenBatches.)
 func (p *Plan) dedupeEmails() error {
 	byEmail := make(map[string][]int, len(p.Users))
 	for i, u := range p.Users {
 		byEmail[u.Email] = append(byEmail[u.Email], i)
 	}
-	var clashes []string
-	drop := map[int]bool{}
+	var clashes, twins []string
 	for email, idx := range byEmail {
 		if len(idx) < 2 {
 			continue
 		}
-		var live []string
+		var live, dead []string
 		for _, i := range idx {
-			if !p.Users[i].Deleted {
+			if p.Users[i].Deleted {
+				dead = append(dead, p.Users[i].ID)
+			} else {
 				live = append(live, p.Users[i].ID)
 			}
 		}
@@ -217,28 +227,16 @@ func (p *Plan) dedupeEmails() error {
 		case len(live) > 1:
 			clashes = append(clashes, fmt.Sprintf("%s (Okta ids %s)", email, strings.Join(live, ", ")))
 		case len(live) == 1:
-			for _, i := range idx {
-				if p.Users[i].Deleted {
-					drop[i] = true
-					p.Warnings = append(p.Warnings, fmt.Sprintf("user %s left out: deleted account sharing %s with the active account %s", p.Users[i].ID, email, live[0]))
-				}
-			}
+			slices.Sort(dead)
+			twins = append(twins, fmt.Sprintf("%s: the deleted Okta account %s is sent as deleted and the active account %s takes its place (a re-created account)", email, strings.Join(dead, ", "), live[0]))
 		}
 	}
 	if len(clashes) > 0 {
 		slices.Sort(clashes)
 		return &PlanError{Msg: "two or more active Okta users share an email, which Bitwarden refuses; fix them in Okta or exclude one with the user filter: " + strings.Join(clashes, "; ")}
 	}
-	if len(drop) > 0 {
-		kept := p.Users[:0]
-		for i, u := range p.Users {
-			if !drop[i] {
-				kept = append(kept, u)
-			}
-		}
-		p.Users = kept
-		p.Counts.Dropped += len(drop)
-	}
+	slices.Sort(twins)
+	p.Warnings = append(p.Warnings, twins...)
 	slices.Sort(p.Warnings)
 	return nil
 }
@@ -255,7 +253,8 @@ func batches(imp *bitwarden.ImportRequest) []*bitwarden.ImportRequest {
 	}
 	var out []*bitwarden.ImportRequest
 	newReq := func() *bitwarden.ImportRequest {
-		return &bitwarden.ImportRequest{Groups: []bitwarden.ImportGroup{}, Members: []bitwarden.ImportMember{}, LargeImport: true}
+		return &bitwarden.ImportRequest{Groups: []bitwarden.ImportGroup{}, Members: []bitwarden.ImportMember{}, LargeImport: true,
+			InviteUsersAfterProvisioning: imp.InviteUsersAfterProvisioning}
 	}
 	if imp.OverwriteExisting {
 		first := newReq()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,16 +103,28 @@ func TestPlanDropsBadEmailsAndCutsNames(t *testing.T) {
 func TestPlanDuplicateEmails(t *testing.T) {
 	live := u("u1", "a@x.com", "ACTIVE")
 	dead := u("u9", "a@x.com", "DEPROVISIONED")
+	// A re-created account: the deleted twin is sent as deleted (Bitwarden
+	// removes the old member by externalId), in either order.
+	var first string
 	for _, order := range [][]directory.User{{live, dead}, {dead, live}} {
 		p := mustPlan(t, &directory.Snapshot{Users: order}, settings(func(s *config.Sync) { s.Groups = false }))
-		if len(p.Import.Members) != 1 || p.Import.Members[0].ExternalID != "u1" || p.Import.Members[0].Deleted {
-			t.Errorf("order %s,%s: members %+v, want the live u1 only", order[0].ID, order[1].ID, p.Import.Members)
+		want := []bitwarden.ImportMember{{Email: "a@x.com", ExternalID: "u1"}, {Email: "a@x.com", ExternalID: "u9", Deleted: true}}
+		if !slices.Equal(p.Import.Members, want) {
+			t.Errorf("order %s,%s: members %+v, want %+v", order[0].ID, order[1].ID, p.Import.Members, want)
+		}
+		if first == "" {
+			first = p.Hash
+		} else if p.Hash != first {
+			t.Error("the hash depends on Okta's order")
+		}
+		if !strings.Contains(strings.Join(p.Warnings, "\n"), "re-created account") {
+			t.Errorf("warnings %q do not name the re-created account", p.Warnings)
 		}
 	}
 	// With removeDisabled, a suspended twin counts as deleted too.
 	susp := u("u5", "a@x.com", "SUSPENDED")
 	p := mustPlan(t, &directory.Snapshot{Users: []directory.User{susp, live}}, settings(func(s *config.Sync) { s.Groups = false; s.RemoveDisabled = true }))
-	if len(p.Import.Members) != 1 || p.Import.Members[0].ExternalID != "u1" {
+	if len(p.Import.Members) != 2 || p.Import.Members[0].ExternalID != "u1" || !p.Import.Members[1].Deleted {
 		t.Errorf("suspended twin: members %+v", p.Import.Members)
 	}
 	// Two deleted twins are both fine for Bitwarden.

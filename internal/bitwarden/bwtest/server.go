@@ -246,6 +246,36 @@ func (s *Server) AddGroup(name, externalID string, memberIDs ...string) Group {
 	return copyGroup(g)
 }
 
+// AcceptAll makes every invited member accept and be confirmed (a user
+// account with a master password), as people do after an invitation.
+// Staged members are left alone: they were never invited.
+func (s *Server) AcceptAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.members {
+		if m.Status == Invited || m.Status == Accepted {
+			m.Status = Confirmed
+			if m.UserID == "" {
+				m.UserID = s.nextID(3)
+			}
+		}
+	}
+}
+
+// UpdateMember changes the member with email (case-insensitive) in place,
+// e.g. to mark an SSO user (NoMasterPassword) or put one back to invited;
+// false when there is none.
+func (s *Server) UpdateMember(email string, f func(*Member)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.memberByEmailLocked(email)
+	if m == nil {
+		return false
+	}
+	f(m)
+	return true
+}
+
 // Members returns the org's members in creation order.
 func (s *Server) Members() []Member {
 	s.mu.Lock()
