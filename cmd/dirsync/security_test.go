@@ -136,3 +136,23 @@ func TestCLIActionsAudited(t *testing.T) {
 		t.Fatalf("still throttled after unlock: %v", wait)
 	}
 }
+
+// TestEchoedTokenNotOnStderr: an Okta error quoting the Authorization
+// header reaches stderr and the history with the token redacted.
+func TestEchoedTokenNotOnStderr(t *testing.T) {
+	c := newCLI(t)
+	if code, _, stderr := c.run(c.settingsJSON(nil), "config", "import", "-"); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	tok := c.okta.Token()
+	c.okta.FailNextRaw("/api/v1/users", 401, 10, "application/json",
+		`{"errorCode":"E0000011","errorSummary":"Invalid token provided: Authorization: SSWS `+tok+`"}`)
+	code, out, stderr := c.run("", "sync")
+	if code == 0 {
+		t.Fatal("the sync succeeded")
+	}
+	_, hist, _ := c.run("", "history")
+	if all := out + stderr + hist; strings.Contains(all, tok) || !strings.Contains(stderr, "[REDACTED]") {
+		t.Fatalf("stdout/stderr/history:\n%s\n%s\n%s", out, stderr, hist)
+	}
+}
