@@ -31,14 +31,15 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 // dashboardStatus is GET /dashboard/status: the part of the dashboard a
-// finished run refreshes (htmx, on the event stream's "done").
+// run's start and end refresh (htmx, on the event stream's "started" and
+// "done").
 func (s *Server) dashboardStatus(w http.ResponseWriter, r *http.Request) {
 	v, err := s.dashboardView(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.renderFragment(w, r, http.StatusOK, web.DashboardStatus(v))
+	s.renderFragment(w, r, http.StatusOK, web.DashboardStatusUpdate(v))
 }
 
 // dashboardView gathers the dashboard's state.

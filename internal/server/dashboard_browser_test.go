@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dirsync/dirsync/internal/browsertest"
+	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 )
 
@@ -72,6 +74,57 @@ func TestBrowserDashboardLive(t *testing.T) {
 	}
 	if last != "success" {
 		t.Fatalf("last run status %q", last)
+	}
+	if marker != 42 {
+		t.Fatal("the page was reloaded; the live update did not happen in place")
+	}
+	if problems := b.Problems(); len(problems) > 0 {
+		t.Fatalf("browser reported errors (CSP violations?): %q", problems)
+	}
+}
+
+// TestBrowserDashboardFollowsCLIRun opens the dashboard, then runs a sync
+// with a second engine over the same database, as `dirsync sync` in
+// another process would: this console gets none of its events, yet the
+// page shows it running (Sync now off) and then finished, from the store
+// alone, without a reload.
+func TestBrowserDashboardFollowsCLIRun(t *testing.T) {
+	d := newDashEnv(t, true)
+	d.srv.storePoll = 50 * time.Millisecond
+	cli := dsync.New(d.st, "v-cli")
+	cli.Holder = "cli-process"
+	b := browsertest.Start(t, 60*time.Second)
+	b.ScreenshotOnFailure("")
+	sel := browsertest.Sel
+	b.Do("log in",
+		chromedp.Navigate(d.ts.URL+"/"),
+		chromedp.WaitVisible(sel("login-form")),
+		chromedp.SendKeys(sel("login-username"), testUser),
+		chromedp.SendKeys(sel("login-password"), testPassword),
+		chromedp.Click(sel("login-submit")),
+		chromedp.WaitVisible(sel("progress-idle")),
+	)
+	b.Do("mark the page", chromedp.Evaluate[chromedp.Void](`window.dirsyncMarker = 42`))
+	b.WaitJS("event stream open", `(() => { const el = document.querySelector('[sse-connect]'); const es = el && el['htmx-internal-data'] && el['htmx-internal-data'].sseEventSource; return !!es && es.readyState === 1 })()`, 15*time.Second)
+
+	d.closeGate()
+	done := make(chan error, 1)
+	go func() {
+		_, err := cli.Run(context.Background(), store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerCLI, Mode: dsync.ModeSync})
+		done <- err
+	}()
+	b.WaitJS("the CLI run shown running", `!!document.querySelector('[data-testid="progress"]') && document.querySelector('[data-testid="sync-now"]').disabled`, 15*time.Second)
+	d.openGate()
+	if err := <-done; err != nil {
+		t.Fatalf("CLI run: %v", err)
+	}
+	b.WaitJS("the CLI run shown finished", `!!document.querySelector('[data-testid="progress-final"]') && document.querySelectorAll('[data-testid="run-row"]').length === 1 && !document.querySelector('[data-testid="sync-now"]').disabled`, 15*time.Second)
+	if got := b.Text("last-run-status"); got != "success" {
+		t.Errorf("last run status %q", got)
+	}
+	marker, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`window.dirsyncMarker || 0`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if marker != 42 {
 		t.Fatal("the page was reloaded; the live update did not happen in place")

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
 )
@@ -19,10 +22,13 @@ import (
 const eventsKeepAlive = 25 * time.Second
 
 // events is GET /events: server-sent events of sync progress for the
-// dashboard (htmx's sse extension). Each engine event becomes a "progress"
-// event whose data is the progress box as HTML; the end of a run also
-// sends "done" (data: the run id), on which the dashboard reloads its
-// status. The stream ends when the client goes away or at shutdown.
+// dashboard and the run pages (htmx's sse extension). Each engine event
+// becomes a "progress" event whose data is the progress box as HTML; a
+// run's start also sends "started" and its end "done" (data: the run id),
+// on which the pages reload their status. Runs of other processes sharing
+// the database (the CLI, another console) have no engine events here, so
+// the stream also watches the store's latest run and reports those the
+// same way. The stream ends when the client goes away or at shutdown.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if s.engine == nil {
 		http.Error(w, "no sync engine in this process", http.StatusServiceUnavailable)
@@ -56,6 +62,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 	keepAlive := time.NewTicker(eventsKeepAlive)
 	defer keepAlive.Stop()
+	poll := time.NewTicker(s.storePoll)
+	defer poll.Stop()
+	watch := storeWatch{}
+	watch.seen, _ = s.latestRunState(r.Context())
 	done := s.streams.doneChan()
 	for {
 		select {
@@ -67,12 +77,43 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
+		case <-poll.C:
+			st, err := s.latestRunState(r.Context())
+			if err != nil || st == watch.seen {
+				continue
+			}
+			watch.seen = st
+			if _, ours := s.engine.Current(); ours {
+				continue // this process's run: its events tell
+			}
+			if st.running {
+				p := web.DashProgress{Running: true, Elsewhere: true, RunID: st.id, Trigger: st.trigger, Message: "Running in another process"}
+				if err := s.writeEvent(w, r, "progress", web.DashProgressBox(p)); err != nil {
+					return
+				}
+				if _, err := fmt.Fprintf(w, "event: started\ndata: %d\n\n", st.id); err != nil {
+					return
+				}
+			} else {
+				p := web.DashProgress{Final: true, RunID: st.id, Status: st.status, Message: dsync.FinalMessage(st.status)}
+				if err := s.writeEvent(w, r, "progress", web.DashProgressBox(p)); err != nil {
+					return
+				}
+				if _, err := fmt.Fprintf(w, "event: done\ndata: %d\n\n", st.id); err != nil {
+					return
+				}
+			}
 		case ev := <-ch:
 			if err := s.writeProgress(w, r, ev); err != nil {
 				return
 			}
-			if ev.Final {
+			switch {
+			case ev.Final:
 				if _, err := fmt.Fprintf(w, "event: done\ndata: %d\n\n", ev.RunID); err != nil {
+					return
+				}
+			case ev.Phase == "start":
+				if _, err := fmt.Fprintf(w, "event: started\ndata: %d\n\n", ev.RunID); err != nil {
 					return
 				}
 			}
@@ -81,6 +122,29 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// storeWatch is what an event stream last saw of the store's latest run.
+type storeWatch struct{ seen runState }
+
+// runState is the latest run's identity and status.
+type runState struct {
+	id      int64
+	status  string
+	trigger string
+	running bool
+}
+
+// latestRunState reads the latest run's state from the store.
+func (s *Server) latestRunState(ctx context.Context) (runState, error) {
+	run, err := s.runs.LastRun(ctx, store.DefaultProfile)
+	if errors.Is(err, store.ErrNotFound) {
+		return runState{}, nil
+	}
+	if err != nil {
+		return runState{}, err
+	}
+	return runState{id: run.ID, status: run.Status, trigger: run.Trigger, running: run.Status == store.StatusRunning}, nil
 }
 
 // writeProgress writes one "progress" event: the progress box's HTML,

@@ -83,7 +83,7 @@ func TestEventsStreamProgressAndDone(t *testing.T) {
 
 	wantStatus(t, d.post(c, "/sync", url.Values{}), http.StatusSeeOther)
 	var progress []string
-	var final, done sseEvent
+	var final, done, started sseEvent
 	for done.name == "" {
 		ev, err := s.next()
 		if err != nil {
@@ -97,6 +97,8 @@ func TestEventsStreamProgressAndDone(t *testing.T) {
 			}
 		case "done":
 			done = ev
+		case "started":
+			started = ev
 		default:
 			t.Fatalf("unexpected event %q", ev.name)
 		}
@@ -107,6 +109,9 @@ func TestEventsStreamProgressAndDone(t *testing.T) {
 	}
 	if final.name == "" {
 		t.Fatal("no final progress event before done")
+	}
+	if started.data != itoa(int(run.ID)) {
+		t.Fatalf("started data %q, want run id %d", started.data, run.ID)
 	}
 	running := 0
 	for _, p := range progress {

@@ -232,7 +232,7 @@ func TestRunPage(t *testing.T) {
 		if testid(d, "held-explanation").Length() != 1 || testid(d, "held-actions").Length() != 1 {
 			t.Error("a held run is not explained or has no action slot")
 		}
-		if got := strings.TrimSpace(testid(d, "count-removals").First().Text()); got != "31" {
+		if got := strings.TrimSpace(testid(d, "run-counts").Find(`[data-testid="count-removals"]`).Text()); got != "31" {
 			t.Errorf("removals %q", got)
 		}
 	})

@@ -85,9 +85,10 @@ func benchPage(b *testing.B, bc *benchConsole, path, wantSub string, hdr ...stri
 	b.ReportMetric(float64(size), "bytes/page")
 }
 
-// BenchmarkTestPreviewPage renders a 100,000-user preview: the first
-// page, a search, the last page, the groups tab, and the htmx fragment a
-// search box keystroke gets.
+// BenchmarkTestPreviewPage renders a 100,000-user preview (a first sync:
+// 100,000 invites): the first page, a search, the last page, the groups
+// tab, a page of the invite list and a search in it, and the htmx
+// fragment a search box keystroke gets.
 func BenchmarkTestPreviewPage(b *testing.B) {
 	bc := newBenchConsole(b)
 	id, err := bc.srv.previews.put(testUser, syntheticPreview(100_000, 300))
@@ -100,6 +101,8 @@ func BenchmarkTestPreviewPage(b *testing.B) {
 	b.Run("search-nomatch", func(b *testing.B) { benchPage(b, bc, base+"&q=nobody", "No users match") })
 	b.Run("last-page", func(b *testing.B) { benchPage(b, bc, base+"&page=2000", "user099999@example.com") })
 	b.Run("groups", func(b *testing.B) { benchPage(b, bc, base+"&tab=groups", "Group 1") })
+	b.Run("invites-page", func(b *testing.B) { benchPage(b, bc, base+"&tab=invites&page=100", "user004999@example.com") })
+	b.Run("invites-search", func(b *testing.B) { benchPage(b, bc, base+"&tab=invites&q=user09999", "user099999@example.com") })
 	b.Run("search-fragment", func(b *testing.B) {
 		benchPage(b, bc, base+"&q=user0999", "user099900@example.com", "HX-Request", "true", "HX-Target", "preview-table")
 	})
@@ -114,14 +117,16 @@ func BenchmarkHistoryPage(b *testing.B) {
 	b.Run("middle", func(b *testing.B) { benchPage(b, bc, "/history?page=100", "Page 100 of 200") })
 }
 
-// BenchmarkRunPage renders a run with full change lists (500 members
-// added, 200 groups with membership changes, a Bitwarden diff).
+// BenchmarkRunPage renders a run with 1,000 changes (1,000 members added
+// and invited, 200 groups with membership changes, a Bitwarden diff): the
+// page (first entries of each list), a page of the whole invite list, and
+// a search in it.
 func BenchmarkRunPage(b *testing.B) {
 	bc := newBenchConsole(b)
 	seedBenchRuns(b, bc.st, 100)
 	ch := dsync.Changes{Counts: dsync.ChangeCounts{MembersAdded: 5000, GroupsChanged: 200, MembershipsAdded: 20000}, Truncated: true,
-		Bitwarden: &dsync.OrgDiff{OrgMembers: 5000, SyncedMembers: 4800, Counts: dsync.OrgDiffCounts{Invites: 500}}}
-	for i := range 500 {
+		Bitwarden: &dsync.OrgDiff{OrgMembers: 5000, SyncedMembers: 4800, Counts: dsync.OrgDiffCounts{Invites: 1000}}}
+	for i := range 1000 {
 		ref := dsync.MemberRef{ExternalID: fmt.Sprintf("00u%017d", i), Email: fmt.Sprintf("user%06d@example.com", i)}
 		ch.MembersAdded = append(ch.MembersAdded, ref)
 		ch.Bitwarden.Invites = append(ch.Bitwarden.Invites, ref)
@@ -145,7 +150,13 @@ func BenchmarkRunPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("big-changes", func(b *testing.B) {
-		benchPage(b, bc, fmt.Sprintf("/history/%d", r.ID), "user000499@example.com")
+		benchPage(b, bc, fmt.Sprintf("/history/%d", r.ID), "Show all 1000")
+	})
+	b.Run("list-page", func(b *testing.B) {
+		benchPage(b, bc, fmt.Sprintf("/history/%d?list=bitwarden-invites&page=20", r.ID), "user000999@example.com")
+	})
+	b.Run("list-search", func(b *testing.B) {
+		benchPage(b, bc, fmt.Sprintf("/history/%d?list=bitwarden-invites&q=user00050", r.ID), "user000509@example.com")
 	})
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -33,7 +35,145 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, fmt.Errorf("run page %d: %w", id, err))
 		return
 	}
-	s.render(w, r, http.StatusOK, s.page(r, "Run "+strconv.FormatInt(id, 10), "history"), web.RunPage(s.runPageView(r.Context(), run)))
+	v := s.runPageView(r.Context(), run)
+	q := r.URL.Query()
+	// Long lists show their first entries; ?list= shows one whole list,
+	// paged and searched on the server.
+	base := fmt.Sprintf("/history/%d", id)
+	pageLists := func(prefix string, lists []web.ChangeList) {
+		for i := range lists {
+			l := &lists[i]
+			key := prefix + l.Key
+			if key == q.Get("list") {
+				keys := make([]string, len(l.Items))
+				for k, it := range l.Items {
+					keys[k] = strings.ToLower(it.Text) + "\x00" + strings.ToLower(it.ID)
+				}
+				whole := *l
+				whole.Count = len(l.Items) // what the record kept
+				v.ListPage = itemPage(whole, keys, q.Get("q"), q.Get("page"), web.ItemPageID, base,
+					map[string]string{"list": key},
+					func(query string, n int) string { return runListURL(id, key, query, n) })
+			}
+			if len(l.Items) > web.InlineItems {
+				l.Items = l.Items[:web.InlineItems]
+				l.More = runListURL(id, key, "", 1) + "#" + web.ItemPageID
+			}
+		}
+	}
+	// Membership changes as one flat list (a line per member and group),
+	// and only the first groups and members inline.
+	flatMemberships := func(prefix string, ms []web.MembershipView, more *string) []web.MembershipView {
+		if len(ms) == 0 {
+			return ms
+		}
+		l := web.ChangeList{Key: "memberships", Title: "Group membership changes"}
+		for _, m := range ms {
+			for _, a := range m.Added {
+				l.Items = append(l.Items, web.ChangeItem{Text: m.Name + ": added " + a})
+			}
+			for _, r := range m.Removed {
+				l.Items = append(l.Items, web.ChangeItem{Text: m.Name + ": removed " + r})
+			}
+		}
+		l.Count = len(l.Items)
+		lists := []web.ChangeList{l}
+		pageLists(prefix, lists)
+		cut := false
+		if len(ms) > web.InlineGroups {
+			ms, cut = ms[:web.InlineGroups], true
+		}
+		out := make([]web.MembershipView, len(ms))
+		for i, m := range ms {
+			if len(m.Added) > web.InlineItems {
+				m.Added, cut = m.Added[:web.InlineItems], true
+			}
+			if len(m.Removed) > web.InlineItems {
+				m.Removed, cut = m.Removed[:web.InlineItems], true
+			}
+			out[i] = m
+		}
+		if cut {
+			*more = runListURL(id, prefix+"memberships", "", 1) + "#" + web.ItemPageID
+		}
+		return out
+	}
+	if v.Bitwarden != nil {
+		pageLists("bitwarden-", v.Bitwarden.Lists)
+		v.Bitwarden.Memberships = flatMemberships("bitwarden-", v.Bitwarden.Memberships, &v.Bitwarden.MembershipsMore)
+	}
+	if v.Changes != nil {
+		pageLists("changes-", v.Changes.Lists)
+		v.Changes.Memberships = flatMemberships("changes-", v.Changes.Memberships, &v.Changes.MembershipsMore)
+	}
+	if isHTMX(r) && r.Header.Get("HX-Target") == web.ItemPageID && v.ListPage != nil {
+		s.renderFragment(w, r, http.StatusOK, web.ItemPageTable(*v.ListPage))
+		return
+	}
+	s.render(w, r, http.StatusOK, s.page(r, "Run "+strconv.FormatInt(id, 10), "history"), web.RunPage(v))
+}
+
+// runListURL is the address of page n of one of a run's change lists.
+func runListURL(id int64, key, q string, n int) string {
+	v := url.Values{"list": {key}}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if n > 1 {
+		v.Set("page", strconv.Itoa(n))
+	}
+	return fmt.Sprintf("/history/%d?%s", id, v.Encode())
+}
+
+// runVerdict is the sentence a run's page leads with, from its record.
+func runVerdict(run store.Run, ch *dsync.Changes) web.Verdict {
+	c := run.Counts
+	numbers := []web.Count{
+		{Key: "users", Label: pluralWord(c.Users, "user read", "users read"), Value: itoa(c.Users)},
+		{Key: "groups", Label: pluralWord(c.Groups, "group", "groups"), Value: itoa(c.Groups)},
+	}
+	what := ""
+	if ch != nil && ch.Bitwarden != nil {
+		numbers = append(numbers, orgNumbers(ch.Bitwarden.Counts)...)
+	} else {
+		numbers = append(numbers, nonZero([]web.Count{
+			{Key: "invites", Label: pluralWord(c.Invites, "invite", "invites"), Value: itoa(c.Invites)},
+			{Key: "removals", Label: pluralWord(c.Removals, "removal", "removals"), Value: itoa(c.Removals)},
+		})...)
+	}
+	sentence := func(past bool) string {
+		if ch != nil && ch.Bitwarden != nil {
+			return orgChangeSentence(ch.Bitwarden.Counts, past)
+		}
+		return orgChangeSentence(dsync.OrgDiffCounts{Invites: c.Invites, Removals: c.Removals}, past)
+	}
+	switch run.Status {
+	case store.StatusRunning:
+		return web.Verdict{Kind: web.VerdictInfo, Text: "This sync is running.", Numbers: nil}
+	case store.StatusSuccess:
+		if what = sentence(true); what == "" {
+			return web.Verdict{Kind: web.VerdictOK, Numbers: numbers, Text: "This sync sent the import to Bitwarden; it changed nothing there."}
+		}
+		return web.Verdict{Kind: web.VerdictOK, Numbers: numbers, Text: "This sync " + what + "."}
+	case store.StatusUnchanged:
+		return web.Verdict{Kind: web.VerdictOK, Numbers: numbers, Text: "Nothing was sent: the directory gave the same import as the last push."}
+	case store.StatusHeld:
+		what = sentence(false)
+		if what == "" {
+			what = "remove members"
+		}
+		return web.Verdict{Kind: web.VerdictHeld, Numbers: numbers,
+			Text:   "This sync would " + what + " — it was HELD by the deletion guard, so nothing was sent.",
+			Detail: "Check the removals below, then approve the run to push it once, or discard it."}
+	case store.StatusFailed:
+		return web.Verdict{Kind: web.VerdictError, Numbers: numbers, Text: "The sync failed: " + firstSentence(run.Error)}
+	case store.StatusDryRun:
+		if what = sentence(false); what == "" {
+			return web.Verdict{Kind: web.VerdictInfo, Numbers: numbers, Text: "A dry run: a sync would change nothing in Bitwarden; nothing was sent."}
+		}
+		return web.Verdict{Kind: web.VerdictInfo, Numbers: numbers, Text: "A dry run: a sync would " + what + "; nothing was sent."}
+	}
+	return web.Verdict{Kind: web.VerdictInfo, Numbers: numbers, Text: web.StatusHelp(run.Status)}
 }
 
 // runView turns a stored run into the page's data.
@@ -51,6 +191,11 @@ func runView(run store.Run) web.RunView {
 		}
 	}
 	c := run.Counts
+	sent := "Imports sent"
+	if run.Status != store.StatusSuccess {
+		// Nothing went out: say what the number is.
+		sent = "Imports planned, not sent"
+	}
 	v.Counts = []web.Count{
 		{Key: "users", Label: "Users", Value: itoa(c.Users)},
 		{Key: "members", Label: "Members (not deleted)", Value: itoa(c.Members)},
@@ -59,7 +204,7 @@ func runView(run store.Run) web.RunView {
 		{Key: "left-out", Label: "Left out", Value: itoa(c.Dropped)},
 		{Key: "groups", Label: "Groups", Value: itoa(c.Groups)},
 		{Key: "memberships", Label: "Memberships", Value: itoa(c.Memberships)},
-		{Key: "batches", Label: "Imports sent", Value: itoa(c.Batches)},
+		{Key: "batches", Label: sent, Value: itoa(c.Batches)},
 		{Key: "okta-requests", Label: "Okta requests", Value: itoa(c.OktaRequests)},
 		{Key: "invites", Label: "Invites", Value: itoa(c.Invites)},
 		{Key: "removals", Label: "Removals", Value: itoa(c.Removals)},
@@ -72,15 +217,19 @@ func runView(run store.Run) web.RunView {
 	if c.Batches > 0 && (c.PushedMembers > 0 || c.PushedGroups > 0) {
 		v.Counts = append(v.Counts, web.Count{Key: "push-kind", Label: "Sent", Value: pushKind(c)})
 	}
+	v.Counts = nonZero(v.Counts, "users", "groups")
+	var rec *dsync.Changes
 	if len(run.Changes) > 0 {
 		var ch dsync.Changes
 		if json.Unmarshal(run.Changes, &ch) == nil {
+			rec = &ch
 			v.Changes = changesView(&ch, recordNames(&ch))
 			if ch.Bitwarden != nil {
 				v.Bitwarden = orgDiffView(ch.Bitwarden)
 			}
 		}
 	}
+	v.Verdict = runVerdict(run, rec)
 	return v
 }
 
@@ -137,6 +286,7 @@ func changesView(c *dsync.Changes, names map[string]string) *web.ChangesView {
 			{Key: "memberships-removed", Label: "Memberships removed", Value: itoa(n.MembershipsRemoved)},
 		},
 	}
+	v.Counts = nonZero(v.Counts)
 	members := func(key, title string, count int, refs []dsync.MemberRef) {
 		v.Lists = appendMemberList(v.Lists, key, title, count, refs)
 	}
@@ -208,6 +358,7 @@ func orgDiffView(d *dsync.OrgDiff) *web.OrgDiffView {
 			{Key: "ignored", Label: "Group members ignored", Value: itoa(n.Ignored)},
 		},
 	}
+	v.Counts = nonZero(v.Counts)
 	members := func(key, title string, count int, refs []dsync.MemberRef) {
 		v.Lists = appendMemberList(v.Lists, key, title, count, refs)
 	}

@@ -161,7 +161,10 @@ type Server struct {
 	streams  streams
 	previews *previewCache
 	tests    testJobs
-	cookies  *sessions.CookieStore
+	// storePoll is how often an event stream looks at the store for runs
+	// of other processes (tests shorten it).
+	storePoll time.Duration
+	cookies   *sessions.CookieStore
 	// sessionStore and logins keep sessions and the login throttle.
 	sessionStore SessionStore
 	logins       LoginStore
@@ -220,6 +223,7 @@ func New(cfg Config, st Store) (*Server, error) {
 		logins:       st,
 		hashSlots:    make(chan struct{}, cfg.MaxConcurrentHashes),
 		previews:     newPreviewCache(cfg.Now),
+		storePoll:    time.Second,
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))

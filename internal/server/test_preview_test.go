@@ -531,5 +531,10 @@ func syntheticPreview(n, g int) *preview {
 	plan := &dsync.Plan{Users: users, Groups: groups}
 	plan.Counts.Users, plan.Counts.Groups = n, g
 	res := &dsync.Result{Plan: plan, Changes: dsync.Diff(nil, &bitwarden.ImportRequest{})}
+	// A first sync: every user is invited.
+	res.Bitwarden = &dsync.OrgDiff{Counts: dsync.OrgDiffCounts{Invites: n}}
+	for _, u := range users {
+		res.Bitwarden.Invites = append(res.Bitwarden.Invites, dsync.MemberRef{ExternalID: u.ID, Email: u.Email})
+	}
 	return buildPreview(res, nil, config.Defaults(), false, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }

@@ -864,3 +864,13 @@ func finalMessage(status string, err error) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// FinalMessage is the line that ends a run with this status, as its last
+// event says it; the console uses it for runs of other processes, whose
+// events it does not receive.
+func FinalMessage(status string) string {
+	if status == StatusFailed {
+		return "The sync failed; its page says why"
+	}
+	return finalMessage(status, nil)
+}
