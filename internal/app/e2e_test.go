@@ -211,6 +211,9 @@ func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 		chromedp.WaitVisible(sel("history-row")),
 		chromedp.Click(sel("run-link")),
 		chromedp.WaitVisible(sel("run-page")),
+		chromedp.WaitVisible(sel("verdict")),
+		// The comparison with the previous push is folded into Details.
+		chromedp.Click(sel("run-details")+" > summary"),
 		chromedp.WaitVisible(sel("changes")),
 	)
 	if s := b.Text("page-heading"); !strings.Contains(s, "success") {
