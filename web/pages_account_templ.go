@@ -73,7 +73,7 @@ func AccountPage(v AccountView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</strong>.</p></hgroup><article data-testid=\"account-sessions\"><h2>Your sessions</h2><p>Every browser signed in as you. Signing out ends a session at once, even for a copied cookie.</p><div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"sessions-table\"><thead><tr><th scope=\"col\">Signed in</th><th scope=\"col\">Last seen</th><th scope=\"col\">Address</th><th scope=\"col\">Browser</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</strong>.</p></hgroup><article data-testid=\"account-sessions\"><h2>Your sessions</h2><p>Every browser signed in as you. Signing out ends a session at once, even for a copied cookie.</p><div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Your sessions\"><table class=\"striped\" data-testid=\"sessions-table\"><thead><tr><th scope=\"col\">Signed in</th><th scope=\"col\">Last seen</th><th scope=\"col\">Address</th><th scope=\"col\">Browser</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -286,7 +286,7 @@ func AccountPage(v AccountView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</small> <button type=\"submit\" data-testid=\"password-submit\">Change password</button></form></article><article data-testid=\"account-admins\"><h2>Admins</h2><p>Everyone who can sign in to this console. Removing an admin ends their sessions at once; the last admin cannot be removed.</p><div class=\"overflow-auto\"><table class=\"striped\" data-testid=\"admins-table\"><thead><tr><th scope=\"col\">User name</th><th scope=\"col\">Created</th><th scope=\"col\">Last login</th><th scope=\"col\">Actions</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</small> <button type=\"submit\" data-testid=\"password-submit\">Change password</button></form></article><article data-testid=\"account-admins\"><h2>Admins</h2><p>Everyone who can sign in to this console. Removing an admin ends their sessions at once; the last admin cannot be removed.</p><div class=\"overflow-auto scroll-region\" tabindex=\"0\" role=\"region\" aria-label=\"Admins\"><table class=\"striped\" data-testid=\"admins-table\"><thead><tr><th scope=\"col\">User name</th><th scope=\"col\">Created</th><th scope=\"col\">Last login</th><th scope=\"col\">Actions</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

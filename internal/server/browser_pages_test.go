@@ -74,6 +74,7 @@ func TestBrowserPagesResponsiveAccessible(t *testing.T) {
 		{"/settings", "settings-form"},
 		{"/more", "more"},
 		{"/audit", "page-heading"},
+		{"/account", "account"},
 		{"/no-such-page", "error-page"},
 	} {
 		b.Do("open "+p.path, chromedp.Navigate(h.ts.URL+p.path), chromedp.WaitVisible(sel(p.ready)))
