@@ -1672,6 +1672,12 @@ func OrgDiff(d OrgDiffView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
+		if d.Facts != nil {
+			templ_7745c5c3_Err = BitwardenFacts(*d.Facts).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
 		if len(d.Problems) > 0 {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 133, "<div class=\"notice notice-bad\" data-testid=\"bitwarden-problems\"><p>Bitwarden would refuse this import:</p><ul>")
 			if templ_7745c5c3_Err != nil {
@@ -1685,7 +1691,7 @@ func OrgDiff(d OrgDiffView) templ.Component {
 				var templ_7745c5c3_Var68 string
 				templ_7745c5c3_Var68, templ_7745c5c3_Err = templ.JoinStringErrs(p)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/pages_run.templ`, Line: 474, Col: 13}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/pages_run.templ`, Line: 477, Col: 13}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var68))
 				if templ_7745c5c3_Err != nil {

@@ -401,6 +401,7 @@ func orgDiffView(d *dsync.OrgDiff) *web.OrgDiffView {
 	for _, m := range d.Memberships {
 		v.Memberships = append(v.Memberships, membershipView(m.ExternalID, m.Name, m.Added, m.Removed))
 	}
+	addServerFacts(v, d)
 	return v
 }
 
