@@ -143,6 +143,12 @@ type SettingsForm struct {
 	StageNewMembers bool
 	// ImportTimeout is bitwarden.importTimeoutSeconds as typed.
 	ImportTimeout string
+	// MaxMembershipRemovals, MaxMembershipRemovalPercent, MaxShrinkPercent
+	// and TimeoutMinutes are issue 8's guards and run time limit, as typed.
+	MaxMembershipRemovals       string
+	MaxMembershipRemovalPercent string
+	MaxShrinkPercent            string
+	TimeoutMinutes              string
 	// WebhooksSet reports whether alert webhook URLs are stored (they may
 	// hold credentials, so they are write-only like the other secrets).
 	WebhooksSet bool
@@ -158,7 +164,8 @@ type SettingsForm struct {
 // one of its fields has an error.
 func (f SettingsForm) AdvancedOpen() bool {
 	return f.Errors.Get("okta.concurrency") != "" || f.Errors.Get("okta.rateLimitShare") != "" ||
-		f.Errors.Get("okta.fullReadHours") != "" || f.Errors.Get("bitwarden.importTimeoutSeconds") != ""
+		f.Errors.Get("okta.fullReadHours") != "" || f.Errors.Get("bitwarden.importTimeoutSeconds") != "" ||
+		f.Errors.Get("sync.timeoutMinutes") != ""
 }
 
 // ErrorPage is a plain error page's content.

@@ -39,6 +39,17 @@ type Guard struct {
 	MaxRemovals int `json:"maxRemovals"`
 	// MaxRemovalPercent is a share of the synced members (default 10).
 	MaxRemovalPercent float64 `json:"maxRemovalPercent"`
+	// MaxMembershipRemovals and MaxMembershipRemovalPercent (of the group
+	// memberships Bitwarden has now) hold a run that would take more
+	// people out of groups, and so out of the collections groups grant,
+	// than the smaller of the two (defaults 500 and 10; 0 turns one off).
+	MaxMembershipRemovals       int     `json:"maxMembershipRemovals"`
+	MaxMembershipRemovalPercent float64 `json:"maxMembershipRemovalPercent"`
+	// MaxShrinkPercent holds a run whose read returned more than this share
+	// fewer live users, or fewer group memberships, than the last
+	// successful read with the same filters (default 10; 0 is off): a list
+	// that ended early looks exactly like people leaving.
+	MaxShrinkPercent float64 `json:"maxShrinkPercent"`
 }
 
 // Alerts are where failed, held and recovered runs are reported.
@@ -62,14 +73,27 @@ func (a Alerts) Webhooks() []string {
 // Threshold returns how many removals a run of synced members may make
 // before it is held, and false when the guard is off.
 func (g Guard) Threshold(synced int) (int, bool) {
+	return threshold(g.MaxRemovals, g.MaxRemovalPercent, synced)
+}
+
+// MembershipThreshold returns how many group memberships a run may remove
+// from an organization holding total memberships before it is held, and
+// false when that guard is off.
+func (g Guard) MembershipThreshold(total int) (int, bool) {
+	return threshold(g.MaxMembershipRemovals, g.MaxMembershipRemovalPercent, total)
+}
+
+// threshold is the smaller of an absolute limit and a percentage of base;
+// a limit of 0 is off, and with both off there is no threshold.
+func threshold(abs int, pct float64, base int) (int, bool) {
 	limit, on := 0, false
-	if g.MaxRemovals > 0 {
-		limit, on = g.MaxRemovals, true
+	if abs > 0 {
+		limit, on = abs, true
 	}
-	if g.MaxRemovalPercent > 0 {
-		pct := int(g.MaxRemovalPercent * float64(synced) / 100)
-		if !on || pct < limit {
-			limit, on = pct, true
+	if pct > 0 {
+		p := int(pct * float64(base) / 100)
+		if !on || p < limit {
+			limit, on = p, true
 		}
 	}
 	return limit, on
@@ -136,6 +160,10 @@ type Sync struct {
 	// Bitwarden add new members as Staged, without an invitation email
 	// (an admin invites them later). Default true.
 	InviteUsers bool `json:"inviteUsers"`
+	// TimeoutMinutes bounds a whole run (default 30): a run past it fails
+	// with nothing pushed and gives the run lock back, so that a read that
+	// hangs cannot block every later sync.
+	TimeoutMinutes int `json:"timeoutMinutes,omitempty"`
 }
 
 // Limits and defaults.
@@ -153,17 +181,25 @@ const (
 	// MinImportTimeoutSeconds and MaxImportTimeoutSeconds bound it.
 	MinImportTimeoutSeconds = 30
 	MaxImportTimeoutSeconds = 3600
-	MaxWebhooks             = 5
-	DirectoryTypeOkta       = "okta"
-	ServerUS                = "us"
-	ServerEU                = "eu"
-	RedactedSecret          = "[REDACTED]"
-	maxTokenLen             = 4096
-	maxPrivateKeyLen        = 16 << 10
-	maxClientIDLen          = 200
-	maxFilterLen            = 4096
-	organizationIDPrefix    = "organization."
-	organizationIDExampleS  = "organization.1b2c3d4e-…"
+	// DefaultMaxMembershipRemovals, DefaultMaxMembershipRemovalPct and
+	// DefaultMaxShrinkPct are the membership and shrink guards' defaults.
+	DefaultMaxMembershipRemovals   = 500
+	DefaultMaxMembershipRemovalPct = 10.0
+	DefaultMaxShrinkPct            = 10.0
+	// DefaultTimeoutMinutes and MaxTimeoutMinutes bound sync.timeoutMinutes.
+	DefaultTimeoutMinutes  = 30
+	MaxTimeoutMinutes      = 24 * 60
+	MaxWebhooks            = 5
+	DirectoryTypeOkta      = "okta"
+	ServerUS               = "us"
+	ServerEU               = "eu"
+	RedactedSecret         = "[REDACTED]"
+	maxTokenLen            = 4096
+	maxPrivateKeyLen       = 16 << 10
+	maxClientIDLen         = 200
+	maxFilterLen           = 4096
+	organizationIDPrefix   = "organization."
+	organizationIDExampleS = "organization.1b2c3d4e-…"
 )
 
 // Defaults returns the settings of a new profile.
@@ -171,8 +207,10 @@ func Defaults() Settings {
 	return Settings{
 		Directory: Directory{Type: DirectoryTypeOkta, Okta: Okta{Concurrency: DefaultConcurrency, RateLimitShare: DefaultRateLimitShare, FullReadHours: DefaultFullReadHours}},
 		Bitwarden: Bitwarden{Server: ServerUS, ImportTimeoutSeconds: DefaultImportTimeoutSeconds},
-		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true, InviteUsers: true},
-		Guard:     Guard{MaxRemovals: DefaultMaxRemovals, MaxRemovalPercent: DefaultMaxRemovalPct},
+		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true, InviteUsers: true, TimeoutMinutes: DefaultTimeoutMinutes},
+		Guard: Guard{MaxRemovals: DefaultMaxRemovals, MaxRemovalPercent: DefaultMaxRemovalPct,
+			MaxMembershipRemovals: DefaultMaxMembershipRemovals, MaxMembershipRemovalPercent: DefaultMaxMembershipRemovalPct,
+			MaxShrinkPercent: DefaultMaxShrinkPct},
 	}
 }
 
@@ -243,7 +281,13 @@ const (
 	FieldFullReadHours   = "okta.fullReadHours"
 	FieldMaxRemovals     = "guard.maxRemovals"
 	FieldMaxRemovalPct   = "guard.maxRemovalPercent"
-	FieldWebhooks        = "alerts.webhookUrls"
+	// FieldMaxMembershipRemovals and the fields below it are issue 8's
+	// guards and run timeout.
+	FieldMaxMembershipRemovals   = "guard.maxMembershipRemovals"
+	FieldMaxMembershipRemovalPct = "guard.maxMembershipRemovalPercent"
+	FieldMaxShrinkPct            = "guard.maxShrinkPercent"
+	FieldTimeout                 = "sync.timeoutMinutes"
+	FieldWebhooks                = "alerts.webhookUrls"
 )
 
 // Normalize trims values and fills defaults for unset tuning fields, so that
@@ -269,6 +313,9 @@ func (s *Settings) Normalize() {
 	}
 	if s.Directory.Okta.FullReadHours == 0 {
 		s.Directory.Okta.FullReadHours = DefaultFullReadHours
+	}
+	if s.Sync.TimeoutMinutes == 0 {
+		s.Sync.TimeoutMinutes = DefaultTimeoutMinutes
 	}
 	if hooks := s.Alerts.Webhooks(); len(hooks) > 0 {
 		s.Alerts.WebhookURLs = Secret(strings.Join(hooks, "\n"))
@@ -320,6 +367,18 @@ func (s Settings) Validate(requireSecrets bool) error {
 	}
 	if p := s.Guard.MaxRemovalPercent; !(p >= 0 && p <= 100) { // NaN too
 		fe[FieldMaxRemovalPct] = fmt.Sprintf("must be from 0 (off) to 100 percent (got %g)", p)
+	}
+	if m := s.Guard.MaxMembershipRemovals; m < 0 {
+		fe[FieldMaxMembershipRemovals] = fmt.Sprintf("must be 0 (off) or a positive number of group memberships (got %d)", m)
+	}
+	if p := s.Guard.MaxMembershipRemovalPercent; !(p >= 0 && p <= 100) {
+		fe[FieldMaxMembershipRemovalPct] = fmt.Sprintf("must be from 0 (off) to 100 percent of the memberships in Bitwarden (got %g)", p)
+	}
+	if p := s.Guard.MaxShrinkPercent; !(p >= 0 && p <= 100) {
+		fe[FieldMaxShrinkPct] = fmt.Sprintf("must be from 0 (off) to 100 percent (got %g)", p)
+	}
+	if m := s.Sync.TimeoutMinutes; m < 1 || m > MaxTimeoutMinutes {
+		fe[FieldTimeout] = fmt.Sprintf("must be a whole number of minutes from 1 to %d (got %d)", MaxTimeoutMinutes, m)
 	}
 	if hooks := s.Alerts.Webhooks(); len(hooks) > MaxWebhooks {
 		fe[FieldWebhooks] = fmt.Sprintf("at most %d webhook URLs (got %d)", MaxWebhooks, len(hooks))
@@ -513,8 +572,11 @@ type File struct {
 }
 
 type fileGuard struct {
-	MaxRemovals       *int     `json:"maxRemovals"`
-	MaxRemovalPercent *float64 `json:"maxRemovalPercent"`
+	MaxRemovals                 *int     `json:"maxRemovals"`
+	MaxRemovalPercent           *float64 `json:"maxRemovalPercent"`
+	MaxMembershipRemovals       *int     `json:"maxMembershipRemovals"`
+	MaxMembershipRemovalPercent *float64 `json:"maxMembershipRemovalPercent"`
+	MaxShrinkPercent            *float64 `json:"maxShrinkPercent"`
 }
 
 type fileAlerts struct {
@@ -555,6 +617,7 @@ type fileSync struct {
 	Groups            *bool   `json:"groups"`
 	GroupFilter       *string `json:"groupFilter"`
 	InviteUsers       *bool   `json:"inviteUsers,omitempty"`
+	TimeoutMinutes    *int    `json:"timeoutMinutes,omitempty"`
 }
 
 // ParseFile reads a settings file strictly: unknown fields, wrong types and
@@ -672,11 +735,19 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 		if y.GroupFilter != nil {
 			s.Sync.GroupFilter = *y.GroupFilter
 		}
+		setInt(&s.Sync.TimeoutMinutes, y.TimeoutMinutes)
 	}
 	if g := f.Guard; g != nil {
 		setInt(&s.Guard.MaxRemovals, g.MaxRemovals)
 		if g.MaxRemovalPercent != nil {
 			s.Guard.MaxRemovalPercent = *g.MaxRemovalPercent
+		}
+		setInt(&s.Guard.MaxMembershipRemovals, g.MaxMembershipRemovals)
+		if g.MaxMembershipRemovalPercent != nil {
+			s.Guard.MaxMembershipRemovalPercent = *g.MaxMembershipRemovalPercent
+		}
+		if g.MaxShrinkPercent != nil {
+			s.Guard.MaxShrinkPercent = *g.MaxShrinkPercent
 		}
 	}
 	if a := f.Alerts; a != nil && !(len(a.WebhookURLs) == 1 && a.WebhookURLs[0] == RedactedSecret) {
@@ -724,9 +795,12 @@ func WriteFile(w io.Writer, s Settings) error {
 			IntervalMinutes: &s.Sync.IntervalMinutes, RemoveDisabled: &s.Sync.RemoveDisabled,
 			OverwriteExisting: &s.Sync.OverwriteExisting, LargeImport: &s.Sync.LargeImport,
 			Users: &s.Sync.Users, UserFilter: &s.Sync.UserFilter, Groups: &s.Sync.Groups, GroupFilter: &s.Sync.GroupFilter,
-			InviteUsers: &s.Sync.InviteUsers,
+			InviteUsers:    &s.Sync.InviteUsers,
+			TimeoutMinutes: &s.Sync.TimeoutMinutes,
 		},
-		Guard:  &fileGuard{MaxRemovals: &s.Guard.MaxRemovals, MaxRemovalPercent: &s.Guard.MaxRemovalPercent},
+		Guard: &fileGuard{MaxRemovals: &s.Guard.MaxRemovals, MaxRemovalPercent: &s.Guard.MaxRemovalPercent,
+			MaxMembershipRemovals: &s.Guard.MaxMembershipRemovals, MaxMembershipRemovalPercent: &s.Guard.MaxMembershipRemovalPercent,
+			MaxShrinkPercent: &s.Guard.MaxShrinkPercent},
 		Alerts: &fileAlerts{WebhookURLs: []string{}},
 	}
 	if s.Alerts.WebhookURLs.IsSet() {

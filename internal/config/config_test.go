@@ -152,12 +152,12 @@ func TestGuardThreshold(t *testing.T) {
 		want   int
 		on     bool
 	}{
-		{Guard{50, 10}, 100, 10, true},
-		{Guard{50, 10}, 10000, 50, true},
-		{Guard{0, 10}, 100, 10, true},
-		{Guard{50, 0}, 100, 50, true},
-		{Guard{0, 0}, 100, 0, false},
-		{Guard{50, 10}, 5, 0, true},
+		{Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 100, 10, true},
+		{Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 10000, 50, true},
+		{Guard{MaxRemovalPercent: 10}, 100, 10, true},
+		{Guard{MaxRemovals: 50}, 100, 50, true},
+		{Guard{}, 100, 0, false},
+		{Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 5, 0, true},
 	}
 	for _, c := range cases {
 		got, on := c.g.Threshold(c.synced)
@@ -196,6 +196,61 @@ func TestInviteUsersAndImportTimeout(t *testing.T) {
 		var fe FieldErrors
 		if !errors.As(err, &fe) || !strings.Contains(fe[FieldImportTimeout], "from 30 to 3600") {
 			t.Errorf("timeout %d: %v", bad, err)
+		}
+	}
+}
+
+func TestMembershipGuardThresholdAndDefaults(t *testing.T) {
+	d := Defaults()
+	if g := d.Guard; g.MaxMembershipRemovals != 500 || g.MaxMembershipRemovalPercent != 10 || g.MaxShrinkPercent != 10 || d.Sync.TimeoutMinutes != 30 {
+		t.Fatalf("defaults %+v timeout %d", g, d.Sync.TimeoutMinutes)
+	}
+	for _, c := range []struct {
+		g     Guard
+		total int
+		want  int
+		on    bool
+	}{
+		{d.Guard, 2404, 240, true},
+		{d.Guard, 100000, 500, true},
+		{Guard{MaxMembershipRemovals: 500}, 2404, 500, true},
+		{Guard{MaxMembershipRemovalPercent: 10}, 2404, 240, true},
+		{Guard{}, 2404, 0, false},
+	} {
+		if got, on := c.g.MembershipThreshold(c.total); got != c.want || on != c.on {
+			t.Errorf("%+v.MembershipThreshold(%d) = %d,%v want %d,%v", c.g, c.total, got, on, c.want, c.on)
+		}
+	}
+	s := Defaults()
+	s.Guard.MaxMembershipRemovals = -1
+	s.Guard.MaxMembershipRemovalPercent = 101
+	s.Guard.MaxShrinkPercent = -5
+	s.Sync.TimeoutMinutes = 0
+	fe, _ := s.Validate(false).(FieldErrors)
+	for _, f := range []string{FieldMaxMembershipRemovals, FieldMaxMembershipRemovalPct, FieldMaxShrinkPct, FieldTimeout} {
+		if fe[f] == "" {
+			t.Errorf("no error for %s", f)
+		}
+	}
+	// A file sets them, and an export carries them back.
+	in := `{"directory":{"type":"okta","okta":{"orgUrl":"https://acme.okta.com","token":"t"}},
+	        "bitwarden":{"server":"us","clientId":"organization.x","clientSecret":"s"},
+	        "sync":{"timeoutMinutes":45},
+	        "guard":{"maxMembershipRemovals":0,"maxMembershipRemovalPercent":5,"maxShrinkPercent":20}}`
+	got, _, err := ParseFileKeep(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Guard; g.MaxMembershipRemovals != 0 || g.MaxMembershipRemovalPercent != 5 || g.MaxShrinkPercent != 20 || got.Sync.TimeoutMinutes != 45 {
+		t.Fatalf("parsed guard %+v timeout %d", g, got.Sync.TimeoutMinutes)
+	}
+	var buf bytes.Buffer
+	if err := WriteFile(&buf, got); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"maxMembershipRemovals": 0`, `"maxMembershipRemovalPercent": 5`, `"maxShrinkPercent": 20`, `"timeoutMinutes": 45`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("export lacks %s:\n%s", want, buf.String())
 		}
 	}
 }

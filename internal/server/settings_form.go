@@ -31,8 +31,9 @@ var settingsSlots = []string{
 	config.FieldOktaClientID, config.FieldOktaPrivateKey, config.FieldOktaKeyID,
 	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
 	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
-	config.FieldMaxRemovals, config.FieldMaxRemovalPct, config.FieldWebhooks,
-	config.FieldOktaConcurrency, config.FieldOktaShare, config.FieldFullReadHours, config.FieldImportTimeout,
+	config.FieldMaxRemovals, config.FieldMaxRemovalPct,
+	config.FieldMaxMembershipRemovals, config.FieldMaxMembershipRemovalPct, config.FieldMaxShrinkPct, config.FieldWebhooks,
+	config.FieldOktaConcurrency, config.FieldOktaShare, config.FieldFullReadHours, config.FieldImportTimeout, config.FieldTimeout,
 }
 
 // slotOf maps a form field name to the error slot that explains it.
@@ -115,6 +116,11 @@ func settingsView(st config.Settings) web.SettingsForm {
 		WebhooksSet:       st.Alerts.WebhookURLs.IsSet(),
 		StageNewMembers:   !st.Sync.InviteUsers,
 		ImportTimeout:     strconv.Itoa(st.Bitwarden.ImportTimeoutSeconds),
+
+		MaxMembershipRemovals:       strconv.Itoa(st.Guard.MaxMembershipRemovals),
+		MaxMembershipRemovalPercent: strconv.FormatFloat(st.Guard.MaxMembershipRemovalPercent, 'g', -1, 64),
+		MaxShrinkPercent:            strconv.FormatFloat(st.Guard.MaxShrinkPercent, 'g', -1, 64),
+		TimeoutMinutes:              strconv.Itoa(st.Sync.TimeoutMinutes),
 	}
 	if st.Directory.Okta.UsesOAuth() {
 		f.AuthMethod = web.OktaAuthOAuth
@@ -248,6 +254,41 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	} else {
 		st.Guard.MaxRemovalPercent = x
 	}
+	// The membership and shrink guards (issue 8): 0 is off; empty takes
+	// the default, so a form from before they existed keeps them on.
+	memRem := get(config.FieldMaxMembershipRemovals)
+	st.Guard.MaxMembershipRemovals = config.DefaultMaxMembershipRemovals
+	if memRem != "" {
+		if n, err := strconv.Atoi(memRem); err != nil {
+			errs[config.FieldMaxMembershipRemovals] = "enter a whole number of group memberships; 0 turns this limit off"
+		} else {
+			st.Guard.MaxMembershipRemovals = n
+		}
+	}
+	percent := func(field, v string, def float64, dst *float64) {
+		*dst = def
+		if v == "" {
+			return
+		}
+		if x, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64); err != nil {
+			errs[field] = "enter a percentage from 0 to 100; 0 turns this limit off"
+		} else {
+			*dst = x
+		}
+	}
+	memPct := get(config.FieldMaxMembershipRemovalPct)
+	percent(config.FieldMaxMembershipRemovalPct, memPct, config.DefaultMaxMembershipRemovalPct, &st.Guard.MaxMembershipRemovalPercent)
+	shrinkPct := get(config.FieldMaxShrinkPct)
+	percent(config.FieldMaxShrinkPct, shrinkPct, config.DefaultMaxShrinkPct, &st.Guard.MaxShrinkPercent)
+	timeout := get(config.FieldTimeout)
+	st.Sync.TimeoutMinutes = 0 // empty: the default
+	if timeout != "" {
+		if n, err := strconv.Atoi(timeout); err != nil {
+			errs[config.FieldTimeout] = fmt.Sprintf("enter a whole number of minutes from 1 to %d, or leave it empty for %d", config.MaxTimeoutMinutes, config.DefaultTimeoutMinutes)
+		} else {
+			st.Sync.TimeoutMinutes = n
+		}
+	}
 	hooks := form.Get(config.FieldWebhooks) // multi-line: trimmed by Normalize
 	if strings.TrimSpace(hooks) != "" {
 		st.Alerts.WebhookURLs = config.Secret(hooks)
@@ -307,6 +348,11 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		StageNewMembers:   !st.Sync.InviteUsers,
 		ImportTimeout:     importTimeout,
 		Errors:            errs,
+
+		MaxMembershipRemovals:       memRem,
+		MaxMembershipRemovalPercent: memPct,
+		MaxShrinkPercent:            shrinkPct,
+		TimeoutMinutes:              timeout,
 	}
 	for _, k := range sortedKeys(errs) {
 		if slotOf(k) == "" {

@@ -41,6 +41,11 @@ func validForm() url.Values {
 		"guard.maxRemovals":       {"25"},
 		"guard.maxRemovalPercent": {"5"},
 		"alerts.webhookUrls":      {""},
+		// Issue 8's guards and run time limit.
+		"guard.maxMembershipRemovals":       {"200"},
+		"guard.maxMembershipRemovalPercent": {"5"},
+		"guard.maxShrinkPercent":            {"20"},
+		"sync.timeoutMinutes":               {"45"},
 	}
 }
 
@@ -70,6 +75,8 @@ func TestSettingsDefaults(t *testing.T) {
 		"field-okta.orgUrl": "", "field-sync.intervalMinutes": "5", "field-okta.concurrency": "4",
 		"field-okta.rateLimitShare": "0.5", "field-bitwarden.clientId": "", "field-sync.userFilter": "",
 		"field-okta.fullReadHours": "24", "field-guard.maxRemovals": "50", "field-guard.maxRemovalPercent": "10",
+		"field-guard.maxMembershipRemovals": "500", "field-guard.maxMembershipRemovalPercent": "10",
+		"field-guard.maxShrinkPercent": "10", "field-sync.timeoutMinutes": "30",
 	}
 	for id, want := range vals {
 		s := testid(d, id)
@@ -122,8 +129,8 @@ func TestSettingsSaveRoundTrip(t *testing.T) {
 	want.Directory.Okta = config.Okta{OrgURL: "https://acme.okta.com", Token: testToken, Concurrency: 6, RateLimitShare: 0.25, FullReadHours: 12}
 	want.Bitwarden = config.Bitwarden{Server: "eu", ClientID: "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012", ClientSecret: testSecret, ImportTimeoutSeconds: config.DefaultImportTimeoutSeconds}
 	want.Sync = config.Sync{IntervalMinutes: 15, RemoveDisabled: true, Users: true, UserFilter: "exclude:bot@acme.com",
-		Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`, InviteUsers: true}
-	want.Guard = config.Guard{MaxRemovals: 25, MaxRemovalPercent: 5}
+		Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`, InviteUsers: true, TimeoutMinutes: 45}
+	want.Guard = config.Guard{MaxRemovals: 25, MaxRemovalPercent: 5, MaxMembershipRemovals: 200, MaxMembershipRemovalPercent: 5, MaxShrinkPercent: 20}
 	if got != want {
 		t.Fatalf("stored %+v\nwant    %+v", got, want)
 	}

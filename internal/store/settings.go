@@ -255,6 +255,10 @@ func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
 	add(a.Directory.Okta.FullReadHours != b.Directory.Okta.FullReadHours, config.FieldFullReadHours)
 	add(a.Guard.MaxRemovals != b.Guard.MaxRemovals, config.FieldMaxRemovals)
 	add(a.Guard.MaxRemovalPercent != b.Guard.MaxRemovalPercent, config.FieldMaxRemovalPct)
+	add(a.Guard.MaxMembershipRemovals != b.Guard.MaxMembershipRemovals, config.FieldMaxMembershipRemovals)
+	add(a.Guard.MaxMembershipRemovalPercent != b.Guard.MaxMembershipRemovalPercent, config.FieldMaxMembershipRemovalPct)
+	add(a.Guard.MaxShrinkPercent != b.Guard.MaxShrinkPercent, config.FieldMaxShrinkPct)
+	add(a.Sync.TimeoutMinutes != b.Sync.TimeoutMinutes, config.FieldTimeout)
 	add(secretChanged(secretWebhooks, a.Alerts.WebhookURLs, b.Alerts.WebhookURLs), config.FieldWebhooks)
 	return out
 }

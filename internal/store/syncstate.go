@@ -26,6 +26,14 @@ type SyncState struct {
 	// it): read it with LastBody. SaveSyncState stores it when non-nil and
 	// keeps the stored one otherwise; ClearCache forgets it.
 	LastBody []byte
+	// ReadKey, ReadUsers and ReadMemberships describe the last accepted
+	// read (one that was pushed, or found unchanged): a fingerprint of the
+	// settings that shape it, its live users and its group memberships.
+	// The shrink guard compares the next read with the same key against
+	// them. ClearCache keeps them: they are a baseline, not a cache.
+	ReadKey         string
+	ReadUsers       int
+	ReadMemberships int
 }
 
 type syncStateRow struct {
@@ -34,6 +42,9 @@ type syncStateRow struct {
 	LastSuccessAt  sql.NullString `db:"last_success_at"`
 	LastRunAt      sql.NullString `db:"last_run_at"`
 	LastFullReadAt sql.NullString `db:"last_full_read_at"`
+	ReadKey        string         `db:"read_key"`
+	ReadUsers      int            `db:"read_users"`
+	ReadMembers    int            `db:"read_memberships"`
 }
 
 // GetSyncState returns a profile's sync state without the last body, or
@@ -42,7 +53,7 @@ func (s *Store) GetSyncState(ctx context.Context, profileID int64) (SyncState, e
 	st := SyncState{ProfileID: profileID}
 	var row syncStateRow
 	err := s.r.GetContext(ctx, &row, `
-		SELECT hash, last_push_at, last_success_at, last_run_at, last_full_read_at
+		SELECT hash, last_push_at, last_success_at, last_run_at, last_full_read_at, read_key, read_users, read_memberships
 		FROM sync_state WHERE profile_id = ?`, profileID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
@@ -51,6 +62,7 @@ func (s *Store) GetSyncState(ctx context.Context, profileID int64) (SyncState, e
 		return st, fmt.Errorf("store: load sync state of profile %d: %w", profileID, err)
 	}
 	st.Hash = row.Hash
+	st.ReadKey, st.ReadUsers, st.ReadMemberships = row.ReadKey, row.ReadUsers, row.ReadMembers
 	for _, f := range []struct {
 		dst **time.Time
 		src sql.NullString
@@ -90,13 +102,16 @@ func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 			body = st.LastBody
 		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO sync_state (profile_id, hash, last_push_at, last_success_at, last_run_at, last_full_read_at, last_body)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO sync_state (profile_id, hash, last_push_at, last_success_at, last_run_at, last_full_read_at, last_body,
+				read_key, read_users, read_memberships)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (profile_id) DO UPDATE SET hash = excluded.hash, last_push_at = excluded.last_push_at,
 				last_success_at = excluded.last_success_at, last_run_at = excluded.last_run_at,
-				last_full_read_at = excluded.last_full_read_at, last_body = COALESCE(excluded.last_body, sync_state.last_body)`,
+				last_full_read_at = excluded.last_full_read_at, last_body = COALESCE(excluded.last_body, sync_state.last_body),
+				read_key = excluded.read_key, read_users = excluded.read_users, read_memberships = excluded.read_memberships`,
 			st.ProfileID, st.Hash, fmtTimePtr(st.LastPushAt), fmtTimePtr(st.LastSuccessAt),
-			fmtTimePtr(st.LastRunAt), fmtTimePtr(st.LastFullReadAt), body); err != nil {
+			fmtTimePtr(st.LastRunAt), fmtTimePtr(st.LastFullReadAt), body,
+			st.ReadKey, st.ReadUsers, st.ReadMemberships); err != nil {
 			return fmt.Errorf("store: save sync state of profile %d: %w", st.ProfileID, err)
 		}
 		return nil

@@ -28,6 +28,10 @@ type heldPlan struct {
 	// were computed against: they are only right while it is still the
 	// last push. Empty for a full push.
 	Base string `json:"base,omitempty"`
+	// MembershipRemovals is how many group memberships the held push
+	// removes in Bitwarden; an approval re-holds when it would now remove
+	// more (and more than the membership guard allows).
+	MembershipRemovals int `json:"membershipRemovals"`
 }
 
 // approval is the held run an approval run pushes.
@@ -131,9 +135,10 @@ func syncedMembers(plan *Plan, d *OrgDiff) int {
 	return max(d.SyncedMembers, live)
 }
 
-// guard reports whether the deletion guard holds the plan, and why.
+// guard reports whether the deletion guard or the membership guard holds
+// the plan, and why.
 func (e *Engine) guard(s config.Settings, plan *Plan, d *OrgDiff) (bool, string) {
-	msg := guardMessage(s, plan, d)
+	msg := joinReasons(guardMessage(s, plan, d), membershipGuardMessage(s.Guard, d))
 	return msg != "", msg
 }
 

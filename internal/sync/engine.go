@@ -118,6 +118,9 @@ type Engine struct {
 	DeltaMargin time.Duration
 	// Version goes into the User-Agent.
 	Version string
+	// Timeout, when set, overrides the settings' sync.timeoutMinutes (for
+	// tests): a run past it is stopped and fails with nothing pushed.
+	Timeout time.Duration
 	// OnFinish are called, in order, after every recorded run is stored
 	// (not after a test). They run on the run's goroutine: anything slow
 	// (a webhook) must be handed to a goroutine of its own.
@@ -356,6 +359,27 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return finish(StatusFailed, err)
 	}
 	res.Settings = settings
+	// sync.timeoutMinutes bounds the whole run, so that a read or push
+	// that hangs fails (and gives the run lock back) instead of blocking
+	// every later sync. finish records with a context that is not
+	// cancelled, so the failure is still stored.
+	limit := time.Duration(settings.Sync.TimeoutMinutes) * time.Minute
+	if e.Timeout > 0 {
+		limit = e.Timeout
+	}
+	pushing := false
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, limit, errRunTimeout)
+		defer cancel()
+		inner := finish
+		finish = func(status string, runErr error) (*Result, error) {
+			if runErr != nil && errors.Is(context.Cause(ctx), errRunTimeout) {
+				runErr = timeoutError(limit, pushing, runErr)
+			}
+			return inner(status, runErr)
+		}
+	}
 	emit(Event{Phase: "start", Message: "Reading the directory"})
 
 	// Read.
@@ -365,7 +389,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		return finish(StatusFailed, fmt.Errorf("sync: load sync state: %w", err))
 	}
 	readStart := e.Now()
-	snap, info, err := e.read(ctx, profileID, settings, state, opts, emit)
+	snap, info, commitRead, err := e.read(ctx, profileID, settings, state, opts, emit)
 	timings.ReadMS = e.Now().Sub(readStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
 	if err != nil {
@@ -384,7 +408,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		log.Info("the plan failed after a delta read; reading the directory in full", "error", err)
 		full := opts
 		full.FullRead = true
-		snap, info, err = e.read(ctx, profileID, settings, state, full, emit)
+		snap, info, commitRead, err = e.read(ctx, profileID, settings, state, full, emit)
 		if err != nil {
 			return finish(StatusFailed, err)
 		}
@@ -393,6 +417,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	res.Stats = snap.Stats
 	res.Run.Counts.OktaRequests += snap.Stats.Requests
 	res.Run.Counts.UsersRead, res.Run.Counts.FullRead = info.usersRead, info.full
+	res.Run.Warnings = append(res.Run.Warnings, snap.Warnings...)
 	if err != nil {
 		return finish(StatusFailed, err)
 	}
@@ -456,8 +481,15 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	setChanges()
 	timings.PlanMS = e.Now().Sub(planStart).Milliseconds()
 	res.Run.Timings, _ = json.Marshal(timings)
+	// A read that may be short is held (below) and never feeds the caches
+	// or the shrink baseline; accept lets a whole read feed them.
+	readWhy := readHold(settings, state, snap, plan)
+	accept := func() error { return commitRead(context.WithoutCancel(ctx)) }
 
 	if opts.Mode == ModeTest {
+		if readWhy != "" {
+			res.Run.Warnings = append(res.Run.Warnings, "a sync would be held for approval: "+readWhy)
+		}
 		if !plan.SkipPush {
 			emit(Event{Phase: "bitwarden", Message: "Reading the Bitwarden organization"})
 			if pr, berr := e.predictPush(ctx, profileID, settings, nil, plan); berr != nil {
@@ -481,13 +513,33 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	}
 	if plan.SkipPush {
 		res.Run.Warnings = append(res.Run.Warnings, "the directory returned no users or groups for these settings; nothing was sent (check the filters)")
+		if readWhy != "" {
+			res.Run.Warnings = append(res.Run.Warnings, "the read may be incomplete: "+readWhy)
+		}
 		if ap != nil {
 			e.supersede(ctx, ap, res, "the directory changed and there is nothing to send any more")
 		}
 		return finish(StatusUnchanged, nil)
 	}
+	if unchanged && readWhy != "" {
+		// Bitwarden already has this import, so nothing is at risk; but the
+		// read is doubtful, so it feeds no cache and no baseline.
+		res.Run.Warnings = append(res.Run.Warnings, "the read may be incomplete: "+readWhy)
+		if ap != nil {
+			e.supersede(ctx, ap, res, "the directory changed and Bitwarden already has what it lists")
+		}
+		if opts.Mode == ModeDryRun {
+			return finish(StatusDryRun, nil)
+		}
+		return finish(StatusUnchanged, nil)
+	}
 	if unchanged && opts.Mode == ModeSync {
-		if err := e.touchState(context.WithoutCancel(ctx), profileID, nil); err != nil {
+		if err := accept(); err != nil {
+			return finish(StatusFailed, err)
+		}
+		if err := e.touchState(context.WithoutCancel(ctx), profileID, func(st *store.SyncState, _ *time.Time) {
+			setBaseline(st, settings, plan)
+		}); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: save sync state: %w", err))
 		}
 		if ap != nil {
@@ -497,6 +549,9 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	}
 
 	if opts.Mode == ModeDryRun && unchanged {
+		if err := accept(); err != nil {
+			return finish(StatusFailed, err)
+		}
 		return finish(StatusDryRun, nil) // nothing would be pushed
 	}
 
@@ -532,16 +587,19 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if msg := unverifiable(settings, diff); msg != "" && !hold && settingsGuardOn(settings) {
 		hold, why = true, msg
 	}
+	if readWhy != "" {
+		hold, why = true, joinReasons(readWhy, why)
+	}
 	switch {
 	case ap != nil && ap.plan.Base != "" && ap.plan.Base != state.Hash:
 		hold, why = true, fmt.Sprintf("Bitwarden was synced since run %d was held, so what it would send is no longer the change it showed; this plan needs its own approval", ap.held.ID)
 	case ap != nil && plan.Hash != ap.plan.Hash:
 		hold, why = true, fmt.Sprintf("the directory changed since run %d was held, so this new plan needs its own approval", ap.held.ID)
-		if msg := guardMessage(settings, plan, diff); msg != "" {
-			why += "; " + msg
-		}
+		why = joinReasons(why, readWhy, guardMessage(settings, plan, diff))
 	case ap != nil && diff.Counts.Removals > ap.plan.Removals:
 		hold, why = true, fmt.Sprintf("the Bitwarden organization changed since run %d was held: the push would now remove %d members, more than the %d approved", ap.held.ID, diff.Counts.Removals, ap.plan.Removals)
+	case ap != nil && diff.Counts.MembershipsRemoved > ap.plan.MembershipRemovals && membershipGuardMessage(settings.Guard, diff) != "":
+		hold, why = true, fmt.Sprintf("the Bitwarden organization changed since run %d was held: the push would now remove %s group memberships, more than the %s approved", ap.held.ID, thousands(diff.Counts.MembershipsRemoved), thousands(ap.plan.MembershipRemovals))
 	case ap != nil:
 		hold = false
 		batches = ap.plan.Batches
@@ -549,11 +607,14 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if opts.Mode == ModeDryRun {
 		if hold {
 			res.Run.Warnings = append(res.Run.Warnings, "a sync would be held for approval: "+why)
+		} else if err := accept(); err != nil {
+			return finish(StatusFailed, err)
 		}
 		return finish(StatusDryRun, nil)
 	}
 	if hold {
-		hp := heldPlan{Hash: plan.Hash, Batches: pred.batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals, Base: deltaBase}
+		hp := heldPlan{Hash: plan.Hash, Batches: pred.batches, Removals: diff.Counts.Removals, RemovalList: diff.Removals, Base: deltaBase,
+			MembershipRemovals: diff.Counts.MembershipsRemoved}
 		if res.Run.Held, err = json.Marshal(hp); err != nil {
 			return finish(StatusFailed, fmt.Errorf("sync: encode held plan: %w", err))
 		}
@@ -573,6 +634,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	// Push. push_pending stays set if the push fails or the process dies,
 	// so the next push is a full one.
 	pushStart := e.Now()
+	pushing = true
 	if err := e.store.SetPushPending(ctx, profileID, true); err != nil {
 		return finish(StatusFailed, fmt.Errorf("sync: record the push start (nothing was sent): %w", err))
 	}
@@ -597,10 +659,14 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	if err != nil {
 		return finish(StatusFailed, err)
 	}
+	if err := accept(); err != nil {
+		return finish(StatusFailed, fmt.Errorf("sync: the import was sent but the read could not be recorded: %w", err))
+	}
 	if err := e.touchState(context.WithoutCancel(ctx), profileID, func(st *store.SyncState, now *time.Time) {
 		st.Hash = plan.Hash
 		st.LastBody = body
 		st.LastPushAt = now
+		setBaseline(st, settings, plan)
 	}); err != nil {
 		return finish(StatusFailed, fmt.Errorf("sync: the import was sent but its hash could not be saved (the next run will send it again): %w", err))
 	}
@@ -668,14 +734,16 @@ type readInfo struct {
 }
 
 // read reads the directory, using the membership cache and the user cache
-// (a delta read, see delta.go) unless a full read is due, and refreshes
-// both caches after a successful read.
-func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, state store.SyncState, opts Options, emit func(Event)) (*directory.Snapshot, readInfo, error) {
+// (a delta read, see delta.go) unless a full read is due. The returned
+// commit writes both caches and the full-read time: the caller calls it
+// only for a read it accepts (pushed, unchanged, or a dry run that would
+// not be held), so nothing from a held or failed read feeds later runs.
+func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, state store.SyncState, opts Options, emit func(Event)) (*directory.Snapshot, readInfo, func(context.Context) error, error) {
 	var info readInfo
 	readStart := e.Now()
 	src, err := e.NewSource(s)
 	if err != nil {
-		return nil, info, fmt.Errorf("sync: directory: %w", err)
+		return nil, info, nil, fmt.Errorf("sync: directory: %w", err)
 	}
 	ro := directory.ReadOptions{
 		Users:  s.Sync.Users,
@@ -696,7 +764,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	if s.Sync.Groups && !fullDue {
 		cached, cerr := e.store.LoadMemberCache(ctx, profileID)
 		if cerr != nil {
-			return nil, info, fmt.Errorf("sync: load membership cache: %w", cerr)
+			return nil, info, nil, fmt.Errorf("sync: load membership cache: %w", cerr)
 		}
 		ro.Cache = memberCache(cached)
 		cachedGroups = len(cached)
@@ -704,7 +772,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	fingerprint := readFingerprint(s)
 	ds, err := e.store.GetDeltaState(ctx, profileID)
 	if err != nil {
-		return nil, info, fmt.Errorf("sync: load delta state: %w", err)
+		return nil, info, nil, fmt.Errorf("sync: load delta state: %w", err)
 	}
 	// With overwrite on, a hard-deleted user must leave Bitwarden at once,
 	// and only a full list shows it (delta.go).
@@ -723,7 +791,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 				logctx.From(ctx, e.Logger).Warn("could not invalidate the user cache", "error", ierr)
 			}
 		}
-		return nil, info, err
+		return nil, info, nil, err
 	}
 	info.usersRead = len(snap.Users)
 	var userUpdate *store.UserCacheUpdate
@@ -731,7 +799,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	case info.usersDelta:
 		kept, kerr := e.store.LoadUserCache(ctx, profileID)
 		if kerr != nil {
-			return nil, info, fmt.Errorf("sync: load user cache: %w", kerr)
+			return nil, info, nil, fmt.Errorf("sync: load user cache: %w", kerr)
 		}
 		all, upsert, remove := mergeUsers(kept, snap.Users, snap.UsersLeft)
 		snap.Users = all
@@ -756,44 +824,46 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 		// No user list to keep; remember the settings for the push.
 		userUpdate = &store.UserCacheUpdate{Full: true, Fingerprint: fingerprint}
 	}
+	nothing := func(context.Context) error { return nil }
 	if opts.Mode == ModeTest {
-		return snap, info, nil
+		return snap, info, nothing, nil
 	}
-	if userUpdate != nil {
-		if err := e.store.UpdateUserCache(ctx, profileID, *userUpdate); err != nil {
-			return nil, info, fmt.Errorf("sync: save user cache: %w", err)
-		}
-	}
-	if !s.Sync.Groups {
-		if fullDue {
-			if err := e.markFullRead(ctx, profileID, e.Now().UTC()); err != nil {
-				return nil, info, err
+	var groups []store.CachedGroup
+	writeCache := false
+	if s.Sync.Groups {
+		groups = make([]store.CachedGroup, 0, len(snap.Groups))
+		for _, g := range snap.Groups {
+			if g.LastMembershipUpdated.IsZero() || readStart.Sub(g.LastMembershipUpdated) < e.CacheSettle {
+				continue
 			}
+			groups = append(groups, store.CachedGroup{GroupID: g.ID, LastMembershipUpdated: g.LastMembershipUpdated, MemberIDs: g.MemberIDs})
 		}
-		return snap, info, nil
+		// Every group came from the cache and none went away: the cache
+		// already holds exactly this, so a warm run writes nothing.
+		writeCache = !(snap.Stats.MemberReads == 0 && cachedGroups == len(groups) && snap.Stats.CachedGroups == len(groups))
 	}
-	groups := make([]store.CachedGroup, 0, len(snap.Groups))
-	for _, g := range snap.Groups {
-		if g.LastMembershipUpdated.IsZero() || readStart.Sub(g.LastMembershipUpdated) < e.CacheSettle {
-			continue
+	// The caches and the full-read time are written only for a read the
+	// run accepts (see read's doc).
+	commit := func(ctx context.Context) error {
+		if userUpdate != nil {
+			if err := e.store.UpdateUserCache(ctx, profileID, *userUpdate); err != nil {
+				return fmt.Errorf("sync: save user cache: %w", err)
+			}
+			userUpdate = nil
 		}
-		groups = append(groups, store.CachedGroup{GroupID: g.ID, LastMembershipUpdated: g.LastMembershipUpdated, MemberIDs: g.MemberIDs})
-	}
-	// Every group came from the cache and none went away: the cache already
-	// holds exactly this, so a warm run writes nothing.
-	unchangedCache := snap.Stats.MemberReads == 0 && cachedGroups == len(groups) && snap.Stats.CachedGroups == len(groups)
-	if !unchangedCache {
-		if err := e.store.ReplaceMemberCache(ctx, profileID, groups); err != nil {
-			return nil, info, fmt.Errorf("sync: save membership cache: %w", err)
+		if writeCache {
+			if err := e.store.ReplaceMemberCache(ctx, profileID, groups); err != nil {
+				return fmt.Errorf("sync: save membership cache: %w", err)
+			}
+			writeCache = false
 		}
-	}
-	if fullDue {
-		now := e.Now().UTC()
-		if err := e.markFullRead(ctx, profileID, now); err != nil {
-			return nil, info, err
+		if fullDue {
+			fullDue = false
+			return e.markFullRead(ctx, profileID, e.Now().UTC())
 		}
+		return nil
 	}
-	return snap, info, nil
+	return snap, info, commit, nil
 }
 
 // deltaPush reports whether this run may push only what changed since
@@ -873,4 +943,15 @@ func FinalMessage(status string) string {
 		return "The sync failed; its page says why"
 	}
 	return finalMessage(status, nil)
+}
+
+// joinReasons joins the non-empty reasons with "; ".
+func joinReasons(rs ...string) string {
+	var out []string
+	for _, r := range rs {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return strings.Join(out, "; ")
 }
