@@ -72,7 +72,9 @@ func (e *Engine) Approve(ctx context.Context, profileID, runID int64, actor stri
 		return nil, fmt.Errorf("sync: approve run %d: its held plan cannot be read: %v", runID, err)
 	}
 	e.Logger.Info("approving held run", "profile", profileID, "held", runID, "actor", ap.actor)
-	return e.run(ctx, profileID, Options{Trigger: TriggerApproval, Mode: ModeSync}, ap)
+	// Re-read the way the held run read: a held full read (which sees hard
+	// deletes a delta read cannot) would otherwise never re-plan the same.
+	return e.run(ctx, profileID, Options{Trigger: TriggerApproval, Mode: ModeSync, FullRead: held.Counts.FullRead}, ap)
 }
 
 // Discard drops a held run: its status becomes "discarded" and nothing is

@@ -56,6 +56,7 @@ func newSide(t *testing.T, o *oktatest.Server, clock *testClock, mod func(*confi
 	sd.store = st
 	s := demo.Settings(o, sd.bw)
 	s.Guard.MaxRemovals, s.Guard.MaxRemovalPercent = 0, 0 // this test is about results, not holds
+	s.Guard.MaxMembershipRemovals, s.Guard.MaxMembershipRemovalPercent, s.Guard.MaxShrinkPercent = 0, 0, 0
 	if mod != nil {
 		mod(&s)
 	}

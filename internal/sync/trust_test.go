@@ -92,25 +92,29 @@ func TestFaultyReadsLoseNothing(t *testing.T) {
 		// change, when set, changes Everyone's members first, so that
 		// the run reads its list instead of taking it from the cache.
 		change bool
+		// full makes the faulty run a full read (the daily one): a delta
+		// read of users never lists them all, so only a full read can
+		// end early.
+		full bool
 		// wantStatus is the faulty run's; wantMsg is in its error.
 		wantStatus string
 		wantMsg    []string
 	}{
 		{"the users list ends early", func(*oktatest.Org) oktatest.Faults { return oktatest.Faults{UsersEndAfter: 40} },
-			false, StatusHeld, []string{"the read shrank: 40 live users read, 300 last time", "would remove", "group memberships in Bitwarden"}},
+			false, true, StatusHeld, []string{"the read shrank: 40 live users read, 300 last time", "would remove", "group memberships in Bitwarden"}},
 		{"an empty page with a next link", func(*oktatest.Org) oktatest.Faults { return oktatest.Faults{EmptyFirstPage: true} },
-			false, StatusUnchanged, nil},
+			false, false, StatusUnchanged, nil},
 		{"one group's list cut short", func(*oktatest.Org) oktatest.Faults {
 			return oktatest.Faults{CutMembers: map[string]int{everyone: -1}, CutMembersTo: 196}
-		}, true, StatusHeld, []string{`the member list of group "Everyone" (` + everyone + `) came back with 196 members although Okta counts 299`, "approve only if"}},
+		}, true, false, StatusHeld, []string{`the member list of group "Everyone" (` + everyone + `) came back with 196 members although Okta counts 299`, "approve only if"}},
 		{"an endless cursor", func(*oktatest.Org) oktatest.Faults { return oktatest.Faults{EndlessPath: "/api/v1/users"} },
-			false, StatusFailed, []string{"cursor loop"}},
+			false, true, StatusFailed, []string{"cursor loop"}},
 		{"an endless cursor in a member list", func(*oktatest.Org) oktatest.Faults {
 			return oktatest.Faults{EndlessPath: "/api/v1/groups/" + everyone + "/users"}
-		}, true, StatusFailed, []string{"cursor loop"}},
+		}, true, false, StatusFailed, []string{"cursor loop"}},
 		{"a 429 with a one-second reset", func(*oktatest.Org) oktatest.Faults {
 			return oktatest.Faults{Throttle429Every: 4, Throttle429Reset: time.Second}
-		}, false, StatusUnchanged, nil},
+		}, false, true, StatusUnchanged, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, trustOrg(), nil)
@@ -133,7 +137,7 @@ func TestFaultyReadsLoseNothing(t *testing.T) {
 				}
 			}
 			h.okta.SetFaults(tc.faults(h.okta.Org()))
-			res, err := h.run(ModeSync)
+			res, err := h.engine.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, FullRead: tc.full})
 			if res.Run.Status != tc.wantStatus {
 				t.Fatalf("faulty run: status %s (error %v, %q), want %s", res.Run.Status, err, res.Run.Error, tc.wantStatus)
 			}
@@ -173,7 +177,12 @@ func TestRealShrinkIsHeldThenApproved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	held := h.mustRun(StatusHeld)
+	// The daily full read sees them gone (a delta read cannot see a hard
+	// delete).
+	held, err := h.engine.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, FullRead: true})
+	if err != nil || held.Run.Status != StatusHeld {
+		t.Fatalf("run: %v %s", err, held.Run.Status)
+	}
 	if !strings.Contains(held.Run.Error, "200 live users read, 300 last time (33% fewer") {
 		t.Fatalf("held run's error %q", held.Run.Error)
 	}
@@ -183,7 +192,7 @@ func TestRealShrinkIsHeldThenApproved(t *testing.T) {
 	}
 	res, err := h.engine.Approve(context.Background(), store.DefaultProfile, held.Run.ID, "alice")
 	if err != nil || res.Run.Status != StatusSuccess {
-		t.Fatalf("approve: %v %+v", err, res.Run)
+		t.Fatalf("approve: %v %s %q", err, res.Run.Status, res.Run.Error)
 	}
 	assertWhole(t, h)
 	// The approved read is the new baseline: the next run is not held.
