@@ -507,6 +507,10 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 				}
 			}
 		}
+		if readWhy != "" && !plan.SkipPush && !unchanged {
+			// A doubtful read is held whatever Bitwarden holds.
+			res.WouldHold, res.HoldReason = true, joinReasons(readWhy, res.HoldReason)
+		}
 		res.Unchanged = unchanged
 		res.Run.Status = StatusDryRun
 		return res, nil
