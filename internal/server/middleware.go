@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 type ctxKey int
@@ -38,7 +41,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 
 // requestID gives each request a random id, echoed in X-Request-Id and
 // attached to log lines and error pages. An incoming id is ignored so a
-// client cannot forge log correlation.
+// client cannot forge log correlation. (chi's middleware.RequestID takes
+// the client's X-Request-Id as is and does not echo the id, so this one
+// stays ours.)
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 8)
@@ -54,57 +59,39 @@ func requestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// logRequests logs one line per request. Only the path is logged, never
-// the query: /setup's query holds the one-time token.
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p) // a deliberate abort (e.g. a closed event stream)
-				}
-				s.log.Error("panic while serving", "method", r.Method, "path", r.URL.Path, "panic", p, "request_id", requestIDFrom(r.Context()))
-				if !rec.wrote {
-					http.Error(rec, "internal error", http.StatusInternalServerError)
-				}
-			}
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status,
-				"duration", time.Since(start), "request_id", requestIDFrom(r.Context()))
-		}()
-		next.ServeHTTP(rec, r)
-	})
+// accessLog is chi's request logger and panic recoverer with slog lines:
+// chi's response wrapper keeps Flush, Hijack and http.ResponseController
+// working (the event stream needs them), its Recoverer turns a panic into
+// a 500 and lets http.ErrAbortHandler through. Only the path is logged,
+// never the query: /setup's query holds the one-time token (chi's default
+// formatter would log it).
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return middleware.RequestLogger(slogFormatter{s.log})(middleware.Recoverer(next))
 }
 
-// statusRecorder remembers the status code. It forwards Flush and
-// supports http.ResponseController through Unwrap (server-sent events).
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
+// slogFormatter makes chi's log entries slog lines.
+type slogFormatter struct{ log *slog.Logger }
+
+// NewLogEntry starts the entry of one request.
+func (f slogFormatter) NewLogEntry(r *http.Request) middleware.LogEntry {
+	return slogEntry{log: f.log, method: r.Method, path: r.URL.Path, id: requestIDFrom(r.Context())}
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
+// slogEntry is one request's log entry.
+type slogEntry struct {
+	log              *slog.Logger
+	method, path, id string
+}
+
+// Write logs the finished request.
+func (e slogEntry) Write(status, _ int, _ http.Header, elapsed time.Duration, _ any) {
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http sends 200
 	}
-	r.ResponseWriter.WriteHeader(code)
+	e.log.Info("request", "method", e.method, "path", e.path, "status", status, "duration", elapsed, "request_id", e.id)
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if !r.wrote {
-		r.status, r.wrote = http.StatusOK, true
-	}
-	return r.ResponseWriter.Write(b)
+// Panic logs a handler's panic (Recoverer answers 500).
+func (e slogEntry) Panic(v any, stack []byte) {
+	e.log.Error("panic while serving", "method", e.method, "path", e.path, "panic", v, "request_id", e.id, "stack", string(stack))
 }
-
-func (r *statusRecorder) Flush() {
-	_ = http.NewResponseController(r.ResponseWriter).Flush()
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

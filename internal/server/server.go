@@ -303,7 +303,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 	// Headers and request ids wrap the check so its refusals carry them too.
-	return s.requestID(s.securityHeaders(s.logRequests(s.pinHost(cop.Handler(s.routes())))))
+	return s.requestID(s.securityHeaders(s.accessLog(s.pinHost(cop.Handler(s.routes())))))
 }
 
 // pinHost answers 421 to a request whose Host is neither the public URL's
