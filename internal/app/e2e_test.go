@@ -187,7 +187,11 @@ func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 	first := strings.ToLower(okta.Org().Users[len(okta.Org().Users)-1].Email)
 	// htmx searches as the admin types, swapping only the table.
 	b.Do("search the preview", chromedp.SendKeys(sel("preview-search"), first))
-	b.WaitJS("the search finds one user", `document.querySelectorAll('[data-testid="preview-user"]').length === 1`, 10*time.Second)
+	// Wait for the answer to the whole address, not to a prefix of it that
+	// already matches one user: htmx searches at each pause in typing, and
+	// leaving the page with a search in flight aborts it (a console error).
+	b.WaitJS("the search finds one user", fmt.Sprintf(`document.querySelectorAll('[data-testid="preview-user"]').length === 1 && `+
+		`new URLSearchParams(location.search).get("q") === %q && !document.querySelector(".htmx-request")`, first), 10*time.Second)
 	shots(t, b, "test-preview")
 	if len(bw.Imports()) != 0 {
 		t.Fatal("Test sent an import")
