@@ -1,0 +1,494 @@
+package ldap
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/logctx"
+)
+
+// userAccountDisabled is AD's ACCOUNTDISABLE bit of userAccountControl.
+const userAccountDisabled = 2
+
+// Statuses shown for LDAP users (LDAP has no status of its own).
+const (
+	StatusActive   = "ACTIVE"
+	StatusDisabled = "DISABLED"
+)
+
+// Source reads one LDAP directory. It holds no connection between reads:
+// each Read connects, binds, searches and closes.
+type Source struct {
+	cfg Config
+	log *slog.Logger
+}
+
+var _ directory.Source = (*Source)(nil)
+
+// New checks cfg (after Normalize) and returns a Source for it. log may be
+// nil.
+func New(cfg Config, log *slog.Logger) (*Source, error) {
+	cfg = cfg.Normalize()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Source{cfg: cfg, log: log}, nil
+}
+
+// Config returns the normalised settings the source uses.
+func (s *Source) Config() Config { return s.cfg }
+
+// run is one Read's connection and counters.
+type run struct {
+	s        *Source
+	conn     *ldap.Conn
+	requests int
+}
+
+// Read connects, binds and reads the directory as opts asks, returning a
+// complete snapshot or an error and no snapshot. The user search always
+// runs when groups are read too, because group members are matched
+// against the users it returns (as in BDC: a member who is not a user the
+// user search finds is not a member).
+//
+// Users come sorted by id; groups sorted by id with sorted, de-duplicated
+// member ids that include the members of nested groups. The GroupFilter's
+// set part is applied after flattening, so a kept group keeps the members
+// it has through a dropped subgroup.
+func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directory.Snapshot, error) {
+	start := time.Now()
+	log := logctx.From(ctx, s.log)
+	userFilter, err := objectFilter(s.cfg.UserObjectClass, opts.UserFilter.Native, "user")
+	if err != nil {
+		return nil, err
+	}
+	groupFilter, err := objectFilter(s.cfg.GroupObjectClass, opts.GroupFilter.Native, "group")
+	if err != nil {
+		return nil, err
+	}
+	snap := &directory.Snapshot{}
+	if !opts.Users && !opts.Groups {
+		return snap, nil
+	}
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// Cancelling the context closes the connection, which ends the search
+	// that is waiting for the server at once.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	r := &run{s: s, conn: conn}
+	progress := func(p directory.Progress) {
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+	}
+
+	// Users.
+	var (
+		users  []directory.User
+		byDN   = map[string]string{} // normalised DN → external id
+		byUID  = map[string]string{} // lower-cased uid → external id
+		seenID = map[string]bool{}
+	)
+	userBase := searchBase(s.cfg.RootPath, s.cfg.UserPath)
+	userAttrs := []string{"objectGUID", "userAccountControl", "uid", s.cfg.UserEmailAttribute}
+	if s.cfg.UseEmailPrefixSuffix && s.cfg.EmailPrefixAttribute != "" {
+		userAttrs = append(userAttrs, s.cfg.EmailPrefixAttribute)
+	}
+	log.Debug("ldap user search", "base", userBase, "filter", userFilter)
+	err = r.search(ctx, userBase, userFilter, userAttrs, func(e *ldap.Entry) error {
+		u, err := s.mapUser(e)
+		if err != nil {
+			return err
+		}
+		byDN[normDN(e.DN)] = u.ID
+		if uid := e.GetEqualFoldAttributeValue("uid"); uid != "" {
+			byUID[strings.ToLower(uid)] = u.ID
+		}
+		if !seenID[u.ID] {
+			seenID[u.ID] = true
+			users = append(users, u)
+		}
+		if len(users)%1000 == 0 {
+			progress(directory.Progress{Phase: "users", Done: len(users), Message: fmt.Sprintf("%d users read", len(users))})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, r.fail(ctx, "user", userBase, err)
+	}
+	progress(directory.Progress{Phase: "users", Done: len(users), Message: fmt.Sprintf("%d users read", len(users))})
+	if opts.Users {
+		slices.SortFunc(users, func(a, b directory.User) int { return strings.Compare(a.ID, b.ID) })
+		snap.Users = users
+	}
+
+	// Groups.
+	if opts.Groups {
+		groupBase := searchBase(s.cfg.RootPath, s.cfg.GroupPath)
+		groupAttrs := []string{"objectGUID", "cn", s.cfg.GroupNameAttribute, s.cfg.MemberAttribute}
+		var raws []*rawGroup
+		log.Debug("ldap group search", "base", groupBase, "filter", groupFilter)
+		err = r.search(ctx, groupBase, groupFilter, groupAttrs, func(e *ldap.Entry) error {
+			g, warn, err := s.mapGroup(e, byDN, byUID)
+			if err != nil {
+				return err
+			}
+			if warn != "" {
+				snap.Warnings = append(snap.Warnings, warn)
+			}
+			if g != nil {
+				raws = append(raws, g)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, r.fail(ctx, "group", groupBase, err)
+		}
+		snap.Groups = flatten(raws, opts.GroupFilter.Keeps)
+		snap.Stats.MemberReads = len(raws)
+		progress(directory.Progress{Phase: "groups", Done: len(raws), Message: fmt.Sprintf("%d groups read", len(raws))})
+	}
+	snap.Stats.Requests = r.requests
+	snap.Stats.Duration = time.Since(start)
+	log.Info("ldap read done", "users", len(users), "groups", len(snap.Groups), "searches", r.requests, "duration", snap.Stats.Duration)
+	return snap, nil
+}
+
+// objectFilter is BDC's buildBaseFilter: the object class ANDed with the
+// filter's raw RFC 4515 part, checked before anything is sent.
+func objectFilter(objectClass, native, what string) (string, error) {
+	f := "(objectClass=" + objectClass + ")"
+	if native = strings.TrimSpace(native); native != "" {
+		f = "(&" + f + native + ")"
+	}
+	if _, err := ldap.CompileFilter(f); err != nil {
+		if native != "" {
+			return "", &ConfigError{Field: what + "Filter", Message: fmt.Sprintf(
+				"The %s filter's LDAP part %q is not an RFC 4515 filter (%v): write it in parentheses, e.g. (department=Sales) or (&(l=Paris)(!(title=Intern))).",
+				what, native, errors.Unwrap(err))}
+		}
+		return "", &ConfigError{Field: what + "ObjectClass", Message: fmt.Sprintf(
+			"The %s object class %q cannot be used in a search filter: enter a class name such as inetOrgPerson or group.", what, objectClass)}
+	}
+	return f, nil
+}
+
+// connect dials (honouring ctx), upgrades with StartTLS when asked, and
+// binds.
+func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
+	addr := s.cfg.address()
+	tc, err := s.cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	hostPort := net.JoinHostPort(strings.Trim(s.cfg.Hostname, "[]"), strconv.Itoa(s.cfg.Port))
+	var nc net.Conn
+	ldaps := s.cfg.SSL && !s.cfg.StartTLS
+	if ldaps {
+		nc, err = (&tls.Dialer{NetDialer: &net.Dialer{}, Config: tc}).DialContext(dialCtx, "tcp", hostPort)
+	} else {
+		nc, err = (&net.Dialer{}).DialContext(dialCtx, "tcp", hostPort)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, connectError(addr, err)
+	}
+	conn := ldap.NewConn(nc, ldaps)
+	conn.Start()
+	conn.SetTimeout(s.cfg.SearchTimeLimit)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	if s.cfg.StartTLS {
+		if err := conn.StartTLS(tc); err != nil {
+			conn.Close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, connectError(addr+" (StartTLS)", err)
+		}
+	}
+	if err := conn.Bind(s.cfg.Username, s.cfg.Password); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return nil, fmt.Errorf("the LDAP server %s refused the bind user %q or its password: check both (on Active Directory the user may be a DN or user@domain): %w", addr, s.cfg.Username, err)
+		}
+		return nil, fmt.Errorf("the bind to the LDAP server %s as %q failed: %w", addr, s.cfg.Username, err)
+	}
+	return conn, nil
+}
+
+// connectError says what failed while connecting and what to check.
+func connectError(addr string, err error) error {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		header    tls.RecordHeaderError
+		verify    *tls.CertificateVerificationError
+	)
+	// go-ldap's StartTLS formats the handshake error with %v, so there
+	// only its text tells what went wrong.
+	text := err.Error()
+	switch {
+	case errors.As(err, &unknownCA), strings.Contains(text, "certificate signed by unknown authority"):
+		return fmt.Errorf("the LDAP server %s has a certificate signed by a CA this machine does not trust: paste that CA's certificate (PEM) in caCert: %w", addr, err)
+	case errors.As(err, &hostname), strings.Contains(text, "certificate is not valid for"):
+		return fmt.Errorf("the LDAP server %s has a certificate for another name: use the host name the certificate names in hostname: %w", addr, err)
+	case errors.As(err, &header), errors.As(err, &verify), strings.Contains(text, "TLS handshake failed"):
+		return fmt.Errorf("the TLS handshake with the LDAP server %s failed (is the port right for LDAPS or StartTLS?): %w", addr, err)
+	}
+	return fmt.Errorf("cannot connect to the LDAP server %s: check the host name, the port and that the server is up: %w", addr, err)
+}
+
+// search runs one paged search, calling each for every entry. Every page
+// is its own request with the time limit; the pages end when the server
+// sends no cookie (or no paging control at all: a server that ignores
+// paging has sent everything, or failed with a size-limit error).
+func (r *run) search(ctx context.Context, base, filter string, attrs []string, each func(*ldap.Entry) error) error {
+	paging := ldap.NewControlPaging(uint32(r.s.cfg.PageSize))
+	seconds := int(math.Ceil(r.s.cfg.SearchTimeLimit.Seconds()))
+	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, seconds, false,
+		filter, attrs, []ldap.Control{paging})
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.requests++
+		res, err := r.conn.Search(req)
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Entries {
+			if err := each(e); err != nil {
+				return err
+			}
+		}
+		ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if !ok || len(ctrl.Cookie) == 0 {
+			return nil
+		}
+		paging.SetCookie(ctrl.Cookie)
+	}
+}
+
+// fail explains a failed search.
+func (r *run) fail(ctx context.Context, what, base string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return err
+	}
+	var dataErr *entryError
+	if errors.As(err, &dataErr) {
+		return err
+	}
+	limit := r.s.cfg.SearchTimeLimit
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		return fmt.Errorf("the %s search base %q does not exist on the LDAP server: check rootPath and %sPath; nothing was read: %w", what, base, what, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded), ldap.IsErrorWithCode(err, ldap.ErrorNetwork) && strings.Contains(err.Error(), "timeout"):
+		return fmt.Errorf("a page of the %s search took longer than the time limit of %s; nothing was read (try again, or a smaller page size): %w", what, limit, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+		return fmt.Errorf("the LDAP server stopped the %s search at its size limit although the search is paged (its limit on paged searches, e.g. OpenLDAP's size.prtotal, is lower than the directory); nothing was read: %w", what, err)
+	}
+	return fmt.Errorf("the %s search under %q failed; nothing was read: %w", what, base, err)
+}
+
+// entryError is an entry whose data cannot be mapped.
+type entryError struct{ msg string }
+
+func (e *entryError) Error() string { return e.msg }
+
+// mapUser maps one user entry.
+func (s *Source) mapUser(e *ldap.Entry) (directory.User, error) {
+	id, err := externalID(e)
+	if err != nil {
+		return directory.User{}, err
+	}
+	u := directory.User{ID: id, Status: StatusActive}
+	email := e.GetEqualFoldAttributeValue(s.cfg.UserEmailAttribute)
+	if email == "" && s.cfg.UseEmailPrefixSuffix && s.cfg.EmailPrefixAttribute != "" {
+		if p := e.GetEqualFoldAttributeValue(s.cfg.EmailPrefixAttribute); p != "" {
+			email = p + s.cfg.EmailSuffix
+		}
+	}
+	u.Email = strings.ToLower(strings.TrimSpace(email))
+	if uac := e.GetEqualFoldAttributeValue("userAccountControl"); uac != "" {
+		// BDC parses with parseInt: a value that is not a number disables
+		// nobody.
+		if n, err := strconv.ParseInt(strings.TrimSpace(uac), 10, 64); err == nil && n&userAccountDisabled != 0 {
+			u.Disabled = true
+			u.Status = StatusDisabled
+		}
+	}
+	return u, nil
+}
+
+// rawGroup is a group as read, before nested groups are flattened.
+type rawGroup struct {
+	id, name, dn string // dn normalised
+	users        []string
+	children     []string // normalised DNs of member entries that are not users
+}
+
+// mapGroup maps one group entry. A group without a name is skipped with a
+// warning (BDC skips it silently).
+func (s *Source) mapGroup(e *ldap.Entry, byDN, byUID map[string]string) (*rawGroup, string, error) {
+	memberAttr := strings.ToLower(s.cfg.MemberAttribute)
+	for _, a := range e.Attributes {
+		if strings.HasPrefix(strings.ToLower(a.Name), memberAttr+";range=") {
+			return nil, "", &entryError{msg: fmt.Sprintf(
+				"the group %s has more members than the LDAP server returns in one answer (Active Directory range retrieval, %s); this version cannot read them all yet, so nothing was read rather than a group cut short", e.DN, a.Name)}
+		}
+	}
+	id, err := externalID(e)
+	if err != nil {
+		return nil, "", err
+	}
+	name := e.GetEqualFoldAttributeValue(s.cfg.GroupNameAttribute)
+	if name == "" {
+		name = e.GetEqualFoldAttributeValue("cn")
+	}
+	if name == "" {
+		return nil, fmt.Sprintf("The group %s has no %s or cn attribute, so it was left out.", e.DN, s.cfg.GroupNameAttribute), nil
+	}
+	g := &rawGroup{id: id, name: name, dn: normDN(e.DN)}
+	for _, v := range e.GetEqualFoldAttributeValues(s.cfg.MemberAttribute) {
+		// BDC's rule: a value with "=" and "," is a DN (of a user, else of
+		// a group); anything else is a uid (posixGroup memberUid).
+		if strings.Contains(v, "=") && strings.Contains(v, ",") {
+			dn := normDN(v)
+			if uid, ok := byDN[dn]; ok {
+				g.users = append(g.users, uid)
+			} else {
+				g.children = append(g.children, dn)
+			}
+			continue
+		}
+		if uid, ok := byUID[strings.ToLower(strings.TrimSpace(v))]; ok {
+			g.users = append(g.users, uid)
+		}
+	}
+	return g, "", nil
+}
+
+// flatten gives every group the users of the groups nested in it, at any
+// depth. Each group walks its subgroups with its own visited set, so a
+// cycle ends (every group of a cycle gets the users of all of them) and a
+// diamond counts a user once. Groups are returned sorted by id, only those
+// keep says yes to.
+func flatten(raws []*rawGroup, keep func(name string) bool) []directory.Group {
+	byDN := make(map[string]*rawGroup, len(raws))
+	for _, g := range raws {
+		byDN[g.dn] = g
+	}
+	out := make([]directory.Group, 0, len(raws))
+	for _, g := range raws {
+		if !keep(g.name) {
+			continue
+		}
+		members := map[string]struct{}{}
+		visited := map[string]bool{g.dn: true}
+		queue := []*rawGroup{g}
+		for len(queue) > 0 {
+			cur := queue[0]
+			queue = queue[1:]
+			for _, u := range cur.users {
+				members[u] = struct{}{}
+			}
+			for _, c := range cur.children {
+				if child, ok := byDN[c]; ok && !visited[c] {
+					visited[c] = true
+					queue = append(queue, child)
+				}
+			}
+		}
+		ids := make([]string, 0, len(members))
+		for u := range members {
+			ids = append(ids, u)
+		}
+		slices.Sort(ids)
+		out = append(out, directory.Group{ID: g.id, Name: g.name, MemberIDs: ids})
+	}
+	slices.SortFunc(out, func(a, b directory.Group) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// externalID is the entry's objectGUID as BDC writes it, else its DN as
+// the server sent it.
+func externalID(e *ldap.Entry) (string, error) {
+	raw := e.GetEqualFoldRawAttributeValue("objectGUID")
+	if len(raw) == 0 {
+		return e.DN, nil
+	}
+	if len(raw) != 16 {
+		return "", &entryError{msg: fmt.Sprintf("the objectGUID of %s is %d bytes long, not 16; nothing was read", e.DN, len(raw))}
+	}
+	return guidString(raw), nil
+}
+
+// guidString writes a 16-byte objectGUID as BDC's bufToGuid does: the
+// first three groups byte-reversed (Microsoft's little-endian GUID
+// layout), the last two as stored, lower-case hex.
+func guidString(b []byte) string {
+	rev := func(p []byte) string {
+		q := slices.Clone(p)
+		slices.Reverse(q)
+		return hex.EncodeToString(q)
+	}
+	return rev(b[0:4]) + "-" + rev(b[4:6]) + "-" + rev(b[6:8]) + "-" + hex.EncodeToString(b[8:10]) + "-" + hex.EncodeToString(b[10:16])
+}
+
+// normDN is a DN in a form two spellings of the same DN share: attribute
+// types and values lower-cased, spaces around separators dropped, escapes
+// decoded. A value that does not parse is only trimmed and lower-cased.
+func normDN(s string) string {
+	dn, err := ldap.ParseDN(s)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(s))
+	}
+	var b strings.Builder
+	for i, rdn := range dn.RDNs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		for j, a := range rdn.Attributes {
+			if j > 0 {
+				b.WriteByte('+')
+			}
+			b.WriteString(strings.ToLower(a.Type))
+			b.WriteByte('=')
+			b.WriteString(ldap.EscapeDN(strings.ToLower(a.Value)))
+		}
+	}
+	return b.String()
+}
