@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +45,96 @@ func pushAndCheck(t *testing.T, h *harness, want string) *Result {
 		t.Fatalf("no prediction (error %q)", res.BitwardenError)
 	}
 	checkDiffMatchesOrg(t, res.Bitwarden, before, snapshotOrg(h.bw))
+	return res
+}
+
+// checkVaultwardenDiff is checkDiffMatchesOrg for Vaultwarden's rules:
+// deleted members are revoked (still listed), revoked ones restored, and
+// a member the push revoked counts as leaving its groups.
+func checkVaultwardenDiff(t *testing.T, d *OrgDiff, before, after orgState) {
+	t.Helper()
+	set := func(s map[string]bool) []string { return sortedKeys(s) }
+	invited, revoked, restored, removed := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for id, m := range after.members {
+		o, had := before.members[id]
+		switch {
+		case !had:
+			invited[m.Email] = true
+		case o.Status != bwtest.Revoked && m.Status == bwtest.Revoked:
+			revoked[m.Email] = true
+		case o.Status == bwtest.Revoked && m.Status != bwtest.Revoked:
+			restored[m.Email] = true
+		}
+	}
+	for id, m := range before.members {
+		if _, ok := after.members[id]; !ok {
+			removed[m.Email] = true
+		}
+	}
+	pInv, pRev, pRest, pRem := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, m := range d.Invites {
+		pInv[m.Email] = true
+	}
+	for _, m := range d.Restored {
+		pRest[m.Email] = true
+	}
+	for _, m := range d.Removals {
+		if m.Reason == RemovalRevoked {
+			pRev[m.Email] = true
+		} else {
+			pRem[m.Email] = true
+		}
+	}
+	for _, c := range []struct {
+		what      string
+		want, got map[string]bool
+	}{{"invites", invited, pInv}, {"revocations", revoked, pRev}, {"restores", restored, pRest}, {"removals", removed, pRem}} {
+		if fmt.Sprint(set(c.want)) != fmt.Sprint(set(c.got)) {
+			t.Errorf("%s: predicted %v, the server shows %v", c.what, set(c.got), set(c.want))
+		}
+	}
+	// Memberships by group externalId: "added|removed" emails.
+	email := func(s orgState, id string) string { return s.members[id].Email }
+	want := map[string]string{}
+	for id, g := range after.groups {
+		o := before.groups[id]
+		var add, rem []string
+		for _, mid := range g.MemberIDs {
+			if !slices.Contains(o.MemberIDs, mid) && after.members[mid].Status != bwtest.Revoked {
+				add = append(add, email(after, mid))
+			} else if slices.Contains(o.MemberIDs, mid) && revoked[email(after, mid)] {
+				rem = append(rem, email(after, mid))
+			}
+		}
+		for _, mid := range o.MemberIDs {
+			if !slices.Contains(g.MemberIDs, mid) {
+				rem = append(rem, email(before, mid))
+			}
+		}
+		if len(add)+len(rem) > 0 {
+			slices.Sort(add)
+			slices.Sort(rem)
+			want[g.ExternalID] = strings.Join(add, ",") + "|" + strings.Join(rem, ",")
+		}
+	}
+	got := map[string]string{}
+	for _, mc := range d.Memberships {
+		got[mc.ExternalID] = strings.Join(mc.Added, ",") + "|" + strings.Join(mc.Removed, ",")
+	}
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("memberships: predicted %v, the server shows %v", got, want)
+	}
+}
+
+// pushAndCheckVaultwarden is pushAndCheck against a Vaultwarden fake.
+func pushAndCheckVaultwarden(t *testing.T, h *harness, want string) *Result {
+	t.Helper()
+	before := snapshotOrg(h.bw)
+	res := h.mustRun(want)
+	if res.Bitwarden == nil || res.Bitwarden.Server != ServerVaultwarden {
+		t.Fatalf("no Vaultwarden prediction (error %q)", res.BitwardenError)
+	}
+	checkVaultwardenDiff(t, res.Bitwarden, before, snapshotOrg(h.bw))
 	return res
 }
 
@@ -209,7 +300,7 @@ func TestRecreatedAccount(t *testing.T) {
 			}
 			var res *Result
 			if tc.vaultwarden {
-				res = h.mustRun(StatusSuccess)
+				res = pushAndCheckVaultwarden(t, h, StatusSuccess)
 			} else {
 				res = pushAndCheck(t, h, StatusSuccess)
 			}
@@ -314,7 +405,7 @@ func TestVaultwardenWorks(t *testing.T) {
 	fullLists(t)
 	h := newHarness(t, genOrg(30, 3, 8), nil)
 	useBitwarden(t, h, bwtest.Options{Vaultwarden: true, VaultwardenGroups: true})
-	res := h.mustRun(StatusSuccess)
+	res := pushAndCheckVaultwarden(t, h, StatusSuccess)
 	d := res.Bitwarden
 	if d == nil || d.Server != ServerVaultwarden || d.Basis != BasisNone {
 		t.Fatalf("prediction %+v, want Vaultwarden with no basis", d)
@@ -340,13 +431,30 @@ func TestVaultwardenWorks(t *testing.T) {
 	if err := h.okta.AddMember(g.ID, users[1].ID); err != nil && !errors.Is(err, oktatest.ErrNotFound) {
 		t.Log(err)
 	}
-	res = h.mustRun(StatusSuccess)
+	h.bw.AcceptAll()
+	res = pushAndCheckVaultwarden(t, h, StatusSuccess)
 	d = res.Bitwarden
 	if d.Basis != BasisLastPush || d.Counts.Removals != 1 || d.Removals[0].Reason != RemovalRevoked {
 		t.Fatalf("prediction basis %s removals %+v, want one revocation from the last push", d.Basis, d.Removals)
 	}
 	if m, _ := h.bw.MemberByEmail(users[0].Email); m.Status != bwtest.Revoked {
 		t.Errorf("the deprovisioned member is %d on Vaultwarden, want revoked", m.Status)
+	}
+	// Reactivated: restored. With overwriteExisting, a user gone from Okta
+	// is removed.
+	s := h.settings()
+	s.Sync.OverwriteExisting = true
+	s.Guard = config.Guard{}
+	h.save(s)
+	if err := h.okta.SetUserStatus(users[0].ID, oktatest.StatusActive); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.okta.RemoveUser(users[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	d = pushAndCheckVaultwarden(t, h, StatusSuccess).Bitwarden
+	if d.Counts.Restored != 1 || d.Counts.RemovalsOverwrite != 1 {
+		t.Errorf("counts %+v, want one restore and one overwrite removal", d.Counts)
 	}
 }
 

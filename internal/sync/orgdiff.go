@@ -197,6 +197,7 @@ type simMember struct {
 	noMP           bool // invited, staged or without userId: no master password
 	seat           bool // holds a seat (invited, accepted, confirmed)
 	revoked        bool // Vaultwarden: revoked, still listed
+	revokedNow     bool // Vaultwarden: revoked by this push
 }
 
 type simGroup struct {

@@ -125,7 +125,7 @@ func PredictVaultwarden(last *bitwarden.ImportRequest, batches []*bitwarden.Impo
 					continue
 				}
 				if !m.revoked {
-					m.revoked = true
+					m.revoked, m.revokedNow = true, true
 					d.Counts.Removals++
 					d.Counts.RemovalsDeleted++
 					listed(&d.Removals, Removal{ExternalID: u.ExternalID, Email: email, Reason: RemovalRevoked}, &d.Truncated)
@@ -133,7 +133,7 @@ func PredictVaultwarden(last *bitwarden.ImportRequest, batches []*bitwarden.Impo
 				m.ext = u.ExternalID
 			case m != nil && !m.gone:
 				if m.revoked {
-					m.revoked = false
+					m.revoked, m.revokedNow = false, false
 					d.Counts.Restored++
 					listed(&d.Restored, MemberRef{ExternalID: u.ExternalID, Email: email}, &d.Truncated)
 				}
@@ -193,10 +193,10 @@ func PredictVaultwarden(last *bitwarden.ImportRequest, batches []*bitwarden.Impo
 			}
 		}
 	}
-	// A revoked member stays in its groups on Vaultwarden, but loses
-	// access: the membership guard counts it as a removal.
+	// A member revoked by this push stays in its groups on Vaultwarden but
+	// loses access: the membership guard counts it as a removal.
 	for _, m := range sim.members {
-		if m.revoked {
+		if m.revokedNow {
 			m.gone = true
 		}
 	}
