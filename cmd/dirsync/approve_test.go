@@ -63,6 +63,9 @@ func TestSyncApproveAndDiscard(t *testing.T) {
 		wantPushed int
 	}{
 		{"approve a run that does not exist", []string{"sync", "--approve", "999"}, nil, exitFailed, "no run 999", 0},
+		// 0 is no run id: an error, not a plain sync.
+		{"approve 0", []string{"sync", "--approve", "0"}, nil, exitUsage, "a run id is a positive number", 0},
+		{"discard 0", []string{"sync", "--discard=0"}, nil, exitUsage, "a run id is a positive number", 0},
 		{"approve and discard together", []string{"sync", "--approve", id, "--discard", id}, nil, exitUsage, "only one of", 0},
 		{"approve after the directory changed", []string{"sync", "--approve", id}, func() { deprovision(1) }, exitHeld, "the new plan is held as run", 0},
 	}
@@ -81,7 +84,7 @@ func TestSyncApproveAndDiscard(t *testing.T) {
 	// The re-held run is the latest; approving it pushes.
 	latest := held + 1
 	code, out, stderr := c.run("", "sync", "--approve", strconv.FormatInt(latest, 10))
-	if code != 0 || !strings.Contains(stderr, "approved and pushed as run") || !strings.Contains(out, "success (approval)") {
+	if code != 0 || !strings.Contains(stderr, "approved: pushed as run") || !strings.Contains(out, "success (approval)") {
 		t.Fatalf("approve: exit %d %s %s", code, out, stderr)
 	}
 	if len(c.bw.Imports()) != imports+1 {

@@ -182,6 +182,11 @@ func TestExitCodes(t *testing.T) {
 	if code, _, stderr := c.run("", "sync"); code != exitLocked || !strings.Contains(stderr, "already running") {
 		t.Errorf("sync while locked: exit %d %s, want 3", code, stderr)
 	}
+	// The cache cannot be cleared under a running sync (it would save its
+	// state afterwards and undo the clear), as the console refuses too.
+	if code, _, stderr := c.run("", "cache", "clear"); code != exitLocked || !strings.Contains(stderr, "a sync is running; nothing was cleared") {
+		t.Errorf("cache clear while locked: exit %d %s, want 3", code, stderr)
+	}
 	if err := lock.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}

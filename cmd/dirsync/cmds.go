@@ -228,6 +228,9 @@ func userStatus(deleted, disabled bool) string {
 type syncOpts struct {
 	asJSON, dryRun   bool
 	approve, discard int64
+	// approveSet and discardSet say whether the flag was given at all, so
+	// that --approve 0 is an error rather than "no approval".
+	approveSet, discardSet bool
 }
 
 func (e *env) syncCmd() *cobra.Command {
@@ -240,7 +243,10 @@ Exit 0 on success, "unchanged" or a dry run; 4 when the deletion guard
 holds the run (approve it with --approve RUN_ID or discard it with
 --discard RUN_ID).`,
 		Args: noArgs,
-		RunE: func(*cobra.Command, []string) error { return e.sync(o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.approveSet, o.discardSet = cmd.Flags().Changed("approve"), cmd.Flags().Changed("discard")
+			return e.sync(o)
+		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.asJSON, "json", false, "print the run record as JSON")
@@ -254,8 +260,8 @@ func (e *env) sync(o syncOpts) error {
 	if n := btoi(o.dryRun) + btoi(o.approve != 0) + btoi(o.discard != 0); n > 1 {
 		return usagef("sync: use only one of --dry-run, --approve and --discard")
 	}
-	if o.approve < 0 || o.discard < 0 {
-		return usagef("sync: a run id is a positive number")
+	if o.approve < 0 || o.discard < 0 || (o.approveSet && o.approve == 0) || (o.discardSet && o.discard == 0) {
+		return usagef("sync: a run id is a positive number, as `dirsync history` lists it (the held run's id is in its message)")
 	}
 	st, err := e.open(true)
 	if err != nil {
@@ -315,7 +321,7 @@ func (e *env) sync(o syncOpts) error {
 		return &exitError{code: exitHeld, err: fmt.Errorf("run %d is held for approval, nothing was sent: it %s", res.Run.ID, res.Run.Error)}
 	}
 	if o.approve != 0 {
-		fmt.Fprintf(e.stderr, "held run %d approved and pushed as run %d\n", o.approve, res.Run.ID)
+		fmt.Fprintln(e.stderr, dsync.ApprovalOutcome(o.approve, res))
 	}
 	return nil
 }
@@ -387,6 +393,10 @@ func (e *env) cacheClear() error {
 	}
 	defer st.Close()
 	if err := st.ClearCache(e.ctx, store.DefaultProfile); err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			// The run would save its state afterwards and undo the clear.
+			return &exitError{code: exitLocked, err: errors.New("a sync is running; nothing was cleared. Clear the cache after it has ended")}
+		}
 		return err
 	}
 	e.audit(st, "cache.cleared", "")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/dirsync/dirsync/internal/store"
@@ -36,7 +37,13 @@ func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
 		s.redirect(w, r, "/more")
 		return
 	}
-	if err := s.engine.ClearCache(r.Context(), store.DefaultProfile); err != nil {
+	if err := s.engine.ClearCache(r.Context(), store.DefaultProfile); errors.Is(err, store.ErrLocked) {
+		// A run started since the check above; the store refused in the
+		// same transaction as the clear.
+		s.flash(r, web.FlashError, "A sync is running. Clear the cache after it has ended.")
+		s.redirect(w, r, "/more")
+		return
+	} else if err != nil {
 		s.serverError(w, r, err)
 		return
 	}

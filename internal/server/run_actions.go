@@ -45,11 +45,15 @@ func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil && res.Run.Status == store.StatusHeld:
 		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", id, res.Run.ID))
-		s.flash(r, web.FlashInfo, fmt.Sprintf("The directory changed since run %d was held; the new plan was held again as run %d — review it.", id, res.Run.ID))
+		s.flash(r, web.FlashInfo, dsync.ApprovalOutcome(id, res))
+		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
+	case err == nil && res.Run.Status != store.StatusSuccess:
+		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d; not pushed, run %d ended %s", id, res.Run.ID, res.Run.Status))
+		s.flash(r, web.FlashInfo, dsync.ApprovalOutcome(id, res))
 		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
 	case err == nil:
 		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d, pushed as run %d", id, res.Run.ID))
-		s.flash(r, web.FlashSuccess, fmt.Sprintf("Run %d approved: pushed as run %d.", id, res.Run.ID))
+		s.flash(r, web.FlashSuccess, dsync.ApprovalOutcome(id, res))
 		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
 	case errors.Is(err, dsync.ErrLocked):
 		s.flash(r, web.FlashError, fmt.Sprintf("A sync is running right now, so run %d was not approved. Approve it when that sync has ended.", id))

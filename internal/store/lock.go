@@ -38,7 +38,9 @@ type RunLock struct {
 // process-unique name such as "host:pid:start") for ttl (DefaultLockTTL
 // when ttl <= 0). It returns ErrLocked while another acquisition holds an
 // unexpired lease — even one with the same holder name — and takes over an
-// expired one. Works across processes sharing the database file.
+// expired one, or one whose holder names this host and a process that is
+// no longer alive (a killed sync frees the lock at once, not after the
+// lease). Works across processes sharing the database file.
 func (s *Store) AcquireRunLock(ctx context.Context, profileID int64, holder string, ttl time.Duration) (*RunLock, error) {
 	if holder == "" {
 		return nil, errors.New("store: acquire run lock: the holder name is empty")
@@ -67,7 +69,7 @@ func (s *Store) AcquireRunLock(ctx context.Context, profileID int64, holder stri
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: acquire run lock of profile %d: %w", profileID, err)
 		}
-		if err == nil && cur.ExpiresAt > fmtTime(now) {
+		if err == nil && cur.ExpiresAt > fmtTime(now) && !holderDead(cur.Holder) {
 			return fmt.Errorf("store: profile %d is locked by %s until %s: %w", profileID, cur.Holder, cur.ExpiresAt, ErrLocked)
 		}
 		if _, err := tx.ExecContext(ctx, `

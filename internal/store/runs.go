@@ -32,6 +32,11 @@ const (
 // InterruptedError is the Error of a run marked interrupted.
 const InterruptedError = "interrupted: the process stopped during the run"
 
+// InterruptedDuringPushError is the Error of a run marked interrupted
+// while it was sending its import (the profile's push was pending): the
+// run page must not let an admin believe nothing reached Bitwarden.
+const InterruptedDuringPushError = "interrupted: the process stopped while sending the import to Bitwarden, so some of it may already have been applied there; the next run sends the whole import again"
+
 // RunCounts are a run's figures.
 type RunCounts struct {
 	Users              int `json:"users"`
@@ -383,10 +388,18 @@ func (s *Store) MarkInterruptedRuns(ctx context.Context, profileID int64, holder
 	now := fmtTime(s.now())
 	err = s.write(ctx, "mark interrupted runs", func(tx *sqlx.Tx) error {
 		marked = 0
+		// A pending push means the dead run had started sending (the
+		// engine sets it before the first batch and clears it after the
+		// hash is saved).
+		msg := InterruptedError
+		var pending bool
+		if err := tx.GetContext(ctx, &pending, `SELECT push_pending FROM delta_state WHERE profile_id = ?`, profileID); err == nil && pending {
+			msg = InterruptedDuringPushError
+		}
 		for _, id := range dead {
 			res, err := tx.ExecContext(ctx,
 				`UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?`,
-				StatusInterrupted, now, InterruptedError, id, StatusRunning)
+				StatusInterrupted, now, msg, id, StatusRunning)
 			if err != nil {
 				return fmt.Errorf("store: mark run %d interrupted: %w", id, err)
 			}

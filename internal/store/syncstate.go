@@ -120,9 +120,20 @@ func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 
 // ClearCache forgets the pushed hash, the last body, the last full read
 // time, the membership cache, the user cache and the delta state, so the next run reads everything and
-// pushes. Run times are kept.
+// pushes. Run times are kept. While a run holds the profile's lease it
+// refuses with an error wrapping ErrLocked: the run would save its state
+// afterwards and undo the clear. The check and the clear are one
+// transaction, so no run can start in between.
 func (s *Store) ClearCache(ctx context.Context, profileID int64) error {
 	return s.write(ctx, "clear cache", func(tx *sqlx.Tx) error {
+		var holder string
+		err := tx.GetContext(ctx, &holder, `SELECT holder FROM run_locks WHERE profile_id = ? AND expires_at > ?`, profileID, fmtTime(s.now()))
+		if err == nil && !holderDead(holder) {
+			return fmt.Errorf("store: profile %d: a sync is running (%s): %w", profileID, holder, ErrLocked)
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: clear sync cache of profile %d: %w", profileID, err)
+		}
 		return clearCacheTx(ctx, tx, profileID)
 	})
 }

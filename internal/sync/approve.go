@@ -189,3 +189,19 @@ func (e *Engine) orgDiff(ctx context.Context, s config.Settings, p Pusher, batch
 	}
 	return PredictOrgDiff(members, groups, batches), nil
 }
+
+// ApprovalOutcome says in one sentence what approving held run heldID
+// did, from the approval run's result: pushed, held again, or nothing to
+// push because the re-plan found Bitwarden already up to date (which is
+// not "approved and pushed").
+func ApprovalOutcome(heldID int64, res *Result) string {
+	switch res.Run.Status {
+	case StatusSuccess:
+		return fmt.Sprintf("Run %d approved: pushed as run %d.", heldID, res.Run.ID)
+	case StatusHeld:
+		return fmt.Sprintf("The directory changed since run %d was held; the new plan was held again as run %d — review it.", heldID, res.Run.ID)
+	case StatusUnchanged:
+		return fmt.Sprintf("Run %d was not pushed: the directory changed since it was held, and Bitwarden already has what it lists now (run %d, unchanged); nothing was sent.", heldID, res.Run.ID)
+	}
+	return fmt.Sprintf("Run %d: the approval ended as run %d (%s).", heldID, res.Run.ID, res.Run.Status)
+}

@@ -278,3 +278,29 @@ func TestRunTimeout(t *testing.T) {
 		t.Fatal("locked")
 	}
 }
+
+// TestApprovalThatFindsNothingToPushSaysSo: the directory went back to what
+// Bitwarden has while the run was held; approving pushes nothing and the
+// outcome says so instead of "approved and pushed".
+func TestApprovalThatFindsNothingToPushSaysSo(t *testing.T) {
+	h := guardedHarness(t)
+	users := activeUsers(h)[:30]
+	h.deprovision(30)
+	held := h.mustRun(StatusHeld)
+	for _, u := range users {
+		if err := h.okta.SetUserStatus(u.ID, oktatest.StatusActive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imports := h.imports()
+	res, err := h.engine.Approve(context.Background(), store.DefaultProfile, held.Run.ID, "alice")
+	if err != nil || res.Run.Status != StatusUnchanged || h.imports() != imports {
+		t.Fatalf("approve: %v %s, %d imports", err, res.Run.Status, h.imports()-imports)
+	}
+	if got := ApprovalOutcome(held.Run.ID, res); !strings.Contains(got, "was not pushed") || !strings.Contains(got, "nothing was sent") {
+		t.Fatalf("outcome %q", got)
+	}
+	if got := ApprovalOutcome(held.Run.ID, &Result{Run: store.Run{ID: 9, Status: StatusSuccess}}); !strings.Contains(got, "approved: pushed as run 9") {
+		t.Fatalf("outcome %q", got)
+	}
+}
