@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/bitwarden"
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -19,19 +20,35 @@ import (
 // full read builds — except for users Okta hard-deleted, which a delta
 // read cannot see and keeps until the next full read (delta.go explains
 // why Bitwarden ends the same; TestDeltaEquivalence checks that).
+//
+// Every fourth step also makes Okta misbehave for one sync (a member list
+// cut short, a member list with an endless cursor, a user list that ends
+// early): that sync must be held or fail with nothing sent, and as nothing
+// from it may reach the caches, the syncs after it still build exactly
+// what a full read builds.
 func TestMembershipCacheEquivalence(t *testing.T) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			org := oktatest.Generate(oktatest.Spec{Users: 200, Groups: 20, MembersPerGroup: 25, Deprovisioned: 5, Suspended: 5, Seed: int64(seed)})
 			// An ample rate-limit budget: this test is about results, not pacing.
-			h := newHarnessWith(t, org, nil, oktatest.Options{RateLimit: 1_000_000})
+			h := newHarnessWith(t, org, func(s *config.Settings) {
+				// The random changes may take many people out of groups;
+				// this test is about what reaches the caches, not the
+				// membership guard. The shrink guard stays on for the user
+				// list that ends early (80% fewer).
+				s.Guard.MaxMembershipRemovals, s.Guard.MaxMembershipRemovalPercent, s.Guard.MaxShrinkPercent = 0, 0, 50
+			}, oktatest.Options{RateLimit: 1_000_000})
 			h.engine.CacheSettle = 0 // the fake's timestamps always move: trust the cache fully
 			rng := rand.New(rand.NewPCG(seed, 99))
-			cachedTotal, readTotal := 0, 0
+			cachedTotal, readTotal, faults := 0, 0, 0
 			for step := range 30 {
 				var did []string
 				for range 1 + rng.IntN(3) {
 					did = append(did, mutate(t, h.okta, rng))
+				}
+				if step%4 == 3 && faultySync(t, h, rng) {
+					faults++
+					continue
 				}
 				res, err := h.run(ModeSync)
 				if err != nil {
@@ -50,7 +67,10 @@ func TestMembershipCacheEquivalence(t *testing.T) {
 			if cachedTotal == 0 {
 				t.Fatal("the cache was never used: the test proves nothing")
 			}
-			t.Logf("member lists from the cache: %d, read from Okta: %d", cachedTotal, readTotal)
+			if faults < 5 {
+				t.Fatalf("only %d faulty syncs: the test proves little", faults)
+			}
+			t.Logf("member lists from the cache: %d, read from Okta: %d; faulty syncs: %d", cachedTotal, readTotal, faults)
 		})
 	}
 }
@@ -128,4 +148,46 @@ func mutate(t *testing.T, o *oktatest.Server, rng *rand.Rand) string {
 		t.Fatalf("%s: %v", what, err)
 	}
 	return what
+}
+
+// faultySync runs one sync while Okta misbehaves and checks that it is
+// held or fails with nothing sent; false when no fault could be set up.
+func faultySync(t *testing.T, h *harness, rng *rand.Rand) bool {
+	t.Helper()
+	org := h.okta.Org()
+	var g *oktatest.Group
+	for _, i := range rng.Perm(len(org.Groups)) {
+		if len(org.Groups[i].Members) >= 3 {
+			g = org.Groups[i]
+			break
+		}
+	}
+	if g == nil {
+		return false
+	}
+	var f oktatest.Faults
+	full, want := false, StatusHeld
+	switch kind := rng.IntN(3); kind {
+	case 0, 1:
+		// The group changes, so the sync must read its list.
+		if err := h.okta.AddMember(g.ID, org.Users[rng.IntN(len(org.Users))].ID); err != nil {
+			t.Fatal(err)
+		}
+		if kind == 0 {
+			f = oktatest.Faults{CutMembers: map[string]int{g.ID: -1}, CutMembersTo: 1}
+		} else {
+			f, want = oktatest.Faults{EndlessPath: "/api/v1/groups/" + g.ID + "/users"}, StatusFailed
+		}
+	case 2:
+		// Only a full read lists every user.
+		f, full = oktatest.Faults{UsersEndAfter: 40}, true
+	}
+	imports := h.imports()
+	h.okta.SetFaults(f)
+	defer h.okta.SetFaults(oktatest.Faults{})
+	res, _ := h.engine.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerSchedule, FullRead: full})
+	if res.Run.Status != want || h.imports() != imports {
+		t.Fatalf("faulty sync %+v: status %s (%q), %d imports sent; want %s and none", f, res.Run.Status, res.Run.Error, h.imports()-imports, want)
+	}
+	return true
 }
