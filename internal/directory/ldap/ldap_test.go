@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	ldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -363,6 +364,46 @@ func hungServer(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// bindOnlyServer answers every bind with success and nothing else.
+func bindOnlyServer(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					p, err := ber.ReadPacket(c)
+					if err != nil || len(p.Children) < 2 {
+						return
+					}
+					if p.Children[1].Tag != ldap.ApplicationBindRequest {
+						continue // never answered
+					}
+					resp := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
+					resp.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, p.Children[0].Value, "MessageID"))
+					bind := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindResponse, nil, "Bind Response")
+					bind.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, "resultCode"))
+					bind.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
+					bind.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "diagnosticMessage"))
+					resp.AppendChild(bind)
+					if _, err := c.Write(resp.Bytes()); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func TestCancelAndTimeLimit(t *testing.T) {
 	port := hungServer(t)
 	cfg := Config{Hostname: "127.0.0.1", Port: port, Username: "cn=x", Password: "y"}
@@ -388,8 +429,17 @@ func TestCancelAndTimeLimit(t *testing.T) {
 	src, _ = New(cfg, nil)
 	start := time.Now()
 	_, err := src.Read(context.Background(), directory.ReadOptions{Users: true})
-	if err == nil || time.Since(start) > 5*time.Second {
+	if err == nil || !strings.Contains(err.Error(), "did not answer the bind within the time limit") || time.Since(start) > 5*time.Second {
 		t.Errorf("hung server with a 300 ms limit: %v after %s", err, time.Since(start))
+	}
+
+	// A server that binds and then never answers the search.
+	cfg.Port = bindOnlyServer(t)
+	src, _ = New(cfg, nil)
+	start = time.Now()
+	_, err = src.Read(context.Background(), directory.ReadOptions{Users: true})
+	if err == nil || !strings.Contains(err.Error(), "took longer than the time limit of 300ms") || time.Since(start) > 5*time.Second {
+		t.Errorf("search never answered, 300 ms limit: %v after %s", err, time.Since(start))
 	}
 
 	// Cancelled between the user and the group search: no group search.

@@ -240,6 +240,9 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return nil, fmt.Errorf("the LDAP server %s refused the bind user %q or its password: check both (on Active Directory the user may be a DN or user@domain): %w", addr, s.cfg.Username, err)
 		}
+		if isTimeout(err) {
+			return nil, fmt.Errorf("the LDAP server %s did not answer the bind within the time limit of %s: check that the port is an LDAP port and the server is healthy: %w", addr, s.cfg.SearchTimeLimit, err)
+		}
 		return nil, fmt.Errorf("the bind to the LDAP server %s as %q failed: %w", addr, s.cfg.Username, err)
 	}
 	return conn, nil
@@ -315,12 +318,19 @@ func (r *run) fail(ctx context.Context, what, base string, err error) error {
 	switch {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return fmt.Errorf("the %s search base %q does not exist on the LDAP server: check rootPath and %sPath; nothing was read: %w", what, base, what, err)
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded), ldap.IsErrorWithCode(err, ldap.ErrorNetwork) && strings.Contains(err.Error(), "timeout"):
+	case isTimeout(err):
 		return fmt.Errorf("a page of the %s search took longer than the time limit of %s; nothing was read (try again, or a smaller page size): %w", what, limit, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
 		return fmt.Errorf("the LDAP server stopped the %s search at its size limit although the search is paged (its limit on paged searches, e.g. OpenLDAP's size.prtotal, is lower than the directory); nothing was read: %w", what, err)
 	}
 	return fmt.Errorf("the %s search under %q failed; nothing was read: %w", what, base, err)
+}
+
+// isTimeout is the server's time limit (result 3) or the client's (go-ldap
+// ends a request the server has not answered in time with this text).
+func isTimeout(err error) bool {
+	return ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded) ||
+		(ldap.IsErrorWithCode(err, ldap.ErrorNetwork) && strings.Contains(err.Error(), "timed out"))
 }
 
 // entryError is an entry whose data cannot be mapped.

@@ -56,6 +56,8 @@ type slapd struct {
 type slapdOptions struct {
 	ldif string
 	tls  bool // also listen with LDAPS on tlsPort, StartTLS on port
+	// sizeLimit is the server's size limit (default testSizeLimit).
+	sizeLimit int
 }
 
 // findSlapd returns slapd's path, failing the test in CI when it is
@@ -159,6 +161,9 @@ func startSlapd(tb env, o slapdOptions) *slapd {
 		tlsConf = fmt.Sprintf("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n",
 			write("ca.pem", ca), write("cert.pem", cert), write("key.pem", key))
 	}
+	if o.sizeLimit == 0 {
+		o.sizeLimit = testSizeLimit
+	}
 	schema := write("dirsync-test.schema", testSchema)
 	conf := write("slapd.conf", fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -179,7 +184,7 @@ directory %[2]s/db
 sizelimit size.soft=%[5]d size.hard=%[5]d size.prtotal=unlimited
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
-`, schema, dir, tlsConf, testSuffix, testSizeLimit))
+`, schema, dir, tlsConf, testSuffix, o.sizeLimit))
 	data := write("data.ldif", o.ldif)
 	if out, err := exec.Command(add, "-q", "-f", conf, "-l", data).CombinedOutput(); err != nil {
 		tb.Fatalf("slapadd: %v\n%s", err, out)
