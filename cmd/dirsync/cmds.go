@@ -190,6 +190,7 @@ func (e *env) test(asJSON bool) error {
 		if d.Truncated && len(d.Removals) < n.Removals {
 			fmt.Fprintf(w, "  … and %d more removals\n", n.Removals-len(d.Removals))
 		}
+		printServerFacts(w, d)
 	case res.BitwardenError != "":
 		fmt.Fprintf(w, "In Bitwarden: not known, the organization could not be read: %s\n", termSafe(res.BitwardenError))
 	}
@@ -470,5 +471,36 @@ func (e *env) versionCmd() *cobra.Command {
 			_, err := fmt.Fprintf(e.stdout, "dirsync %s\n", version)
 			return err
 		},
+	}
+}
+
+// printServerFacts adds what the console's Bitwarden facts show: the
+// prediction's basis, staged members, seats, the members sync cannot
+// remove and the re-created accounts.
+func printServerFacts(w io.Writer, d *dsync.OrgDiff) {
+	switch d.Basis {
+	case dsync.BasisLastPush:
+		fmt.Fprintln(w, "  (this server does not list members — Vaultwarden? predicted from the last push and Vaultwarden's rules)")
+	case dsync.BasisNone:
+		fmt.Fprintln(w, "  (this server does not list members — Vaultwarden? nothing pushed yet, so its members are unknown)")
+	}
+	if d.Staged {
+		fmt.Fprintln(w, "  new members are added as Staged, without an invitation (sync.inviteUsers is off)")
+	}
+	if s := d.Seats; s != nil {
+		switch {
+		case s.Refused != "":
+			fmt.Fprintf(w, "  seats: %s\n", termSafe(s.Refused))
+		case s.Needed > 0:
+			fmt.Fprintf(w, "  seats: %d in use of %d; Bitwarden cloud buys %d more\n", s.InUse, s.Seats, s.Buys)
+		default:
+			fmt.Fprintf(w, "  seats: %d in use of %d\n", s.InUse, s.Seats)
+		}
+	}
+	for _, m := range d.CannotRemove {
+		fmt.Fprintf(w, "  cannot remove %s (no master password): remove them in Bitwarden, or they stay\n", termSafe(m.Email))
+	}
+	for _, r := range d.Relinks {
+		fmt.Fprintf(w, "  re-created account %s: %s → %s\n", termSafe(r.Email), termSafe(r.From), termSafe(r.To))
 	}
 }

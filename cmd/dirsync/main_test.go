@@ -374,3 +374,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// dirsync test names what the console's Bitwarden facts show: the members
+// a full overwrite cannot remove, staged members, the seats.
+func TestTestPrintsServerFacts(t *testing.T) {
+	c := newCLI(t)
+	in := c.settingsJSON(func(m map[string]any) {
+		s := m["sync"].(map[string]any)
+		s["overwriteExisting"], s["inviteUsers"] = true, false
+	})
+	if code, _, stderr := c.run(in, "config", "import", "-"); code != 0 {
+		t.Fatal(stderr)
+	}
+	c.bw.AddMemberWith(bwtest.Member{Email: "left@corp.example", ExternalID: "00ugone", Type: bwtest.User, Status: bwtest.Invited})
+	seats := 100
+	c.bw.SetSeats(&seats, nil)
+	code, out, stderr := c.run("", "test")
+	if code != 0 {
+		t.Fatalf("test: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"cannot remove left@corp.example", "remove them in Bitwarden, or they stay", "added as Staged", "seats: 1 in use of 100"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
