@@ -424,3 +424,42 @@ func TestHeldActionsWithoutEngine(t *testing.T) {
 		wantStatus(t, e.post(c, fmt.Sprintf("/history/%d/%s", run.ID, a), confirmed), http.StatusServiceUnavailable)
 	}
 }
+
+// TestMembershipHeldRunPageListsGroups: a run the membership guard holds
+// says why and lists, per group, who would leave it.
+func TestMembershipHeldRunPageListsGroups(t *testing.T) {
+	h := &heldEnv{dashEnv: newDashEnv(t, true)}
+	h.c = h.client()
+	h.login(h.c)
+	if r := h.run(t); r.Status != store.StatusSuccess {
+		t.Fatalf("first sync: %s %s", r.Status, r.Error)
+	}
+	var g *oktatest.Group
+	for _, og := range h.okta.Org().Groups {
+		if g == nil || len(og.Members) > len(g.Members) {
+			g = og
+		}
+	}
+	if g == nil || len(g.Members) < 4 {
+		t.Fatal("no group to empty")
+	}
+	if err := h.okta.SetMembers(g.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(t)
+	if r.Status != store.StatusHeld {
+		t.Fatalf("run %s %q, want held", r.Status, r.Error)
+	}
+	d := h.get(h.c, h.path(r.ID, "")).doc(t)
+	if got := testid(d, "held-reason").Text(); !strings.Contains(got, fmt.Sprintf("would remove %d of", len(g.Members))) || !strings.Contains(got, "group memberships in Bitwarden") {
+		t.Errorf("reason %q", got)
+	}
+	list := testid(d, "bitwarden-memberships").Text()
+	if !strings.Contains(list, g.Name) {
+		t.Errorf("the held run's page does not list the group %q: %q", g.Name, list)
+	}
+	u := h.okta.Org().User(g.Members[0])
+	if u == nil || !strings.Contains(list, strings.ToLower(u.Email)) {
+		t.Errorf("the held run's page does not name %v among those leaving %q: %q", u, g.Name, list)
+	}
+}
