@@ -52,3 +52,40 @@ func BenchmarkOrgRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPredictLarge predicts a 100,000-member import (50 member
+// batches and a group batch) into an organization that already holds
+// every member, 1% of them invited, with overwriteExisting on, so the
+// master-password checks, SafeBatches and the per-batch rules all run.
+func BenchmarkPredictLarge(b *testing.B) {
+	const n, groups = 100_000, 2000
+	members := make([]bitwarden.Member, n)
+	imp := &bitwarden.ImportRequest{LargeImport: true, OverwriteExisting: true, Members: make([]bitwarden.ImportMember, 0, n)}
+	for i := range n {
+		ext := fmt.Sprintf("00u%017d", i)
+		email := fmt.Sprintf("user%d@corp.example", i)
+		m := bitwarden.Member{ID: fmt.Sprintf("m%d", i), UserID: fmt.Sprintf("u%d", i), Email: email, ExternalID: ext, Type: bitwarden.MemberTypeUser, Status: bitwarden.MemberStatusConfirmed}
+		if i%100 == 0 {
+			m.UserID, m.Status = "", bitwarden.MemberStatusInvited
+		}
+		members[i] = m
+		if i%50 != 0 { // 2% left the directory: half of them invited
+			imp.Members = append(imp.Members, bitwarden.ImportMember{Email: email, ExternalID: ext})
+		}
+	}
+	gs := make([]bitwarden.Group, groups)
+	for g := range groups {
+		ext := fmt.Sprintf("00g%017d", g)
+		gs[g] = bitwarden.Group{ID: fmt.Sprintf("g%d", g), Name: ext, ExternalID: ext}
+		imp.Groups = append(imp.Groups, bitwarden.ImportGroup{Name: ext, ExternalID: ext, MemberExternalIDs: []string{fmt.Sprintf("00u%017d", g*3)}})
+	}
+	bs := batches(imp)
+	b.ResetTimer()
+	for b.Loop() {
+		safe, kept, _ := SafeBatches(members, bs)
+		d := PredictOrgDiffWith(OrgInput{Members: members, Groups: gs, Batches: safe})
+		if len(d.Problems) > 0 || len(kept) != 1000 {
+			b.Fatalf("problems %v kept %d", d.Problems, len(kept))
+		}
+	}
+}
