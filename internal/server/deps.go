@@ -34,6 +34,7 @@ type Worker interface {
 // RunStore reads the history and the sync state.
 type RunStore interface {
 	ListRuns(ctx context.Context, profileID int64, limit, offset int) ([]store.Run, int, error)
+	ListRunsWhere(ctx context.Context, profileID int64, f store.RunFilter, limit, offset int) ([]store.Run, int, error)
 	GetRun(ctx context.Context, id int64) (store.Run, error)
 	LastRun(ctx context.Context, profileID int64) (store.Run, error)
 	GetSyncState(ctx context.Context, profileID int64) (store.SyncState, error)

@@ -3,12 +3,14 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/dirsync/dirsync/internal/store"
+	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
 )
 
@@ -18,12 +20,28 @@ const historyPageSize = 50
 // errorExcerptLen is how much of a run's error the History table shows.
 const errorExcerptLen = 90
 
-// history is GET /history?page=N: every run of the profile, newest first.
-// A page past the end shows the last page.
+// History filter choices: the values a run's status and trigger take.
+var (
+	historyStatuses = []string{store.StatusSuccess, store.StatusUnchanged, store.StatusFailed, store.StatusHeld,
+		store.StatusApproved, store.StatusDiscarded, store.StatusDryRun, store.StatusInterrupted, store.StatusRunning}
+	historyTriggers = []string{dsync.TriggerSchedule, dsync.TriggerManual, dsync.TriggerCLI, dsync.TriggerApproval}
+)
+
+// history is GET /history?page=N&status=S&trigger=T: the profile's runs,
+// newest first, optionally only those of one status and trigger. A page
+// past the end shows the last page; an unknown filter value is ignored.
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	q := r.URL.Query()
+	f := store.RunFilter{Status: q.Get("status"), Trigger: q.Get("trigger")}
+	if !slices.Contains(historyStatuses, f.Status) {
+		f.Status = ""
+	}
+	if !slices.Contains(historyTriggers, f.Trigger) {
+		f.Trigger = ""
+	}
+	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
-	runs, total, err := s.runs.ListRuns(r.Context(), store.DefaultProfile, historyPageSize, (page-1)*historyPageSize)
+	runs, total, err := s.runs.ListRunsWhere(r.Context(), store.DefaultProfile, f, historyPageSize, (page-1)*historyPageSize)
 	if err != nil {
 		s.serverError(w, r, fmt.Errorf("history page %d: %w", page, err))
 		return
@@ -31,18 +49,21 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	pages := max(1, (total+historyPageSize-1)/historyPageSize)
 	if page > pages {
 		page = pages
-		runs, total, err = s.runs.ListRuns(r.Context(), store.DefaultProfile, historyPageSize, (page-1)*historyPageSize)
+		runs, total, err = s.runs.ListRunsWhere(r.Context(), store.DefaultProfile, f, historyPageSize, (page-1)*historyPageSize)
 		if err != nil {
 			s.serverError(w, r, fmt.Errorf("history page %d: %w", page, err))
 			return
 		}
 		pages = max(1, (total+historyPageSize-1)/historyPageSize)
 	}
-	v := web.HistoryView{Page: page, Pages: pages, Total: total, Runs: make([]web.HistoryRow, len(runs))}
+	v := web.HistoryView{Page: page, Pages: pages, Total: total, Runs: make([]web.HistoryRow, len(runs)),
+		Status: f.Status, Trigger: f.Trigger, Statuses: historyStatuses, Triggers: historyTriggers}
 	for i, run := range runs {
+		c := run.Counts
 		v.Runs[i] = web.HistoryRow{
 			ID: run.ID, StartedAt: run.StartedAt, Trigger: run.Trigger, Status: run.Status,
-			Duration: runDuration(run), Members: run.Counts.Members, Groups: run.Counts.Groups,
+			Duration: runDuration(run), Members: c.Members, Groups: c.Groups,
+			Invites: c.Invites, Removals: c.Removals, GroupsChanged: c.GroupsChanged,
 			Error: excerpt(run.Error, errorExcerptLen),
 		}
 	}

@@ -285,6 +285,26 @@ func (s *Store) GetRun(ctx context.Context, id int64) (Run, error) {
 // ListRuns returns a page of a profile's runs, newest first, and the total
 // number of its runs. Changes and Held are left nil. limit <= 0 means 50.
 func (s *Store) ListRuns(ctx context.Context, profileID int64, limit, offset int) ([]Run, int, error) {
+	return s.ListRunsWhere(ctx, profileID, RunFilter{}, limit, offset)
+}
+
+// RunFilter narrows a run listing; empty fields match every run.
+type RunFilter struct {
+	Status  string
+	Trigger string
+}
+
+// ListRunsWhere is ListRuns for the runs matching f (History's filters).
+func (s *Store) ListRunsWhere(ctx context.Context, profileID int64, f RunFilter, limit, offset int) ([]Run, int, error) {
+	where, args := `profile_id = ?`, []any{profileID}
+	if f.Status != "" {
+		where += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if f.Trigger != "" {
+		where += ` AND trigger = ?`
+		args = append(args, f.Trigger)
+	}
 	if limit <= 0 {
 		limit = 50
 	}
@@ -296,12 +316,12 @@ func (s *Store) ListRuns(ctx context.Context, profileID int64, limit, offset int
 		total int
 	)
 	err := s.read(ctx, "list runs", func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &total, `SELECT count(*) FROM runs WHERE profile_id = ?`, profileID); err != nil {
+		if err := tx.GetContext(ctx, &total, `SELECT count(*) FROM runs WHERE `+where, args...); err != nil {
 			return fmt.Errorf("store: count runs of profile %d: %w", profileID, err)
 		}
 		if err := tx.SelectContext(ctx, &rows,
-			`SELECT `+runColsList+` FROM runs WHERE profile_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`,
-			profileID, limit, offset); err != nil {
+			`SELECT `+runColsList+` FROM runs WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+			append(args, limit, offset)...); err != nil {
 			return fmt.Errorf("store: list runs of profile %d: %w", profileID, err)
 		}
 		return nil

@@ -1,0 +1,42 @@
+// dirsync's only script of its own: times in the browser's local zone.
+// Every <time data-local> is rendered in UTC by the server (so pages read
+// the same without JavaScript); this shows it in local time with how long
+// ago it was, and keeps the UTC time in the tooltip.
+(function () {
+  "use strict";
+  var fmt = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit"
+  });
+  var rel = typeof Intl.RelativeTimeFormat === "function"
+    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+
+  function ago(then) {
+    if (!rel) return "";
+    var s = Math.round((then - Date.now()) / 1000);
+    var a = Math.abs(s);
+    if (a < 45) return rel.format(Math.round(s), "second");
+    if (a < 2700) return rel.format(Math.round(s / 60), "minute");
+    if (a < 79200) return rel.format(Math.round(s / 3600), "hour");
+    if (a < 2592000) return rel.format(Math.round(s / 86400), "day");
+    if (a < 31536000) return rel.format(Math.round(s / 2592000), "month");
+    return rel.format(Math.round(s / 31536000), "year");
+  }
+
+  function localize(root) {
+    var els = (root || document).querySelectorAll("time[data-local]");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) continue;
+      var hint = ago(d);
+      el.textContent = fmt.format(d) + (hint ? " (" + hint + ")" : "");
+      el.setAttribute("data-localized", "");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { localize(document); });
+  document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
+  // The relative hints age; refresh them every half minute.
+  setInterval(function () { localize(document); }, 30000);
+})();
