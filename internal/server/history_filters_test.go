@@ -114,6 +114,8 @@ func TestBrowserHistoryLocalTimeAndRows(t *testing.T) {
 	b.Do("filter failed runs",
 		chromedp.SetValue(sel("filter-status"), "failed"),
 		chromedp.Click(sel("filter-apply")),
+		// The filtered page, not the one it replaces.
+		chromedp.WaitNotPresent(`[data-run-id="1"]`),
 		chromedp.WaitVisible(`[data-run-id="2"]`),
 	)
 	b.Do("click a row's trigger cell", chromedp.Click(`[data-run-id="2"] [data-testid="run-trigger"]`), chromedp.WaitVisible(sel("run-page")))
