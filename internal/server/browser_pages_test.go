@@ -32,6 +32,9 @@ func TestBrowserPagesResponsiveAccessible(t *testing.T) {
 	var failures []string
 	check := func(name string) {
 		t.Helper()
+		// Measured before the stylesheets have loaded (a loaded machine),
+		// an unstyled page is wider than the styled one.
+		b.WaitJS(name+" loaded", `document.readyState === "complete"`, 30*time.Second)
 		for _, w := range pageWidths {
 			b.Viewport(w, 844, w < 700)
 			if over, culprits := b.HorizontalOverflow(); over > 0 {
