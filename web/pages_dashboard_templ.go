@@ -379,9 +379,9 @@ func DashProgressBox(p DashProgress) templ.Component {
 }
 
 // DashboardStatusUpdate is what /dashboard/status answers: the status
-// part and, once no run goes on, the flash area emptied out of band, so a
-// "Sync started." does not outlive the run.
-func DashboardStatusUpdate(v DashboardView) templ.Component {
+// part and, once no run goes on, the flash area replaced out of band by
+// how the latest run ended, so a "Sync started." does not outlive the run.
+func DashboardStatusUpdate(v DashboardView, ended []Flash) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -403,7 +403,7 @@ func DashboardStatusUpdate(v DashboardView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if !v.Progress.Running {
-			templ_7745c5c3_Err = Flashes(nil, true).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Flashes(ended, true).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -39,7 +39,18 @@ func (s *Server) dashboardStatus(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.renderFragment(w, r, http.StatusOK, web.DashboardStatusUpdate(v))
+	var ended []web.Flash
+	if l := v.Last; l != nil && !v.Progress.Running {
+		kind := web.FlashInfo
+		switch l.Status {
+		case store.StatusSuccess, store.StatusUnchanged:
+			kind = web.FlashSuccess
+		case store.StatusFailed, store.StatusInterrupted:
+			kind = web.FlashError
+		}
+		ended = []web.Flash{{Kind: kind, Message: fmt.Sprintf("Run #%d ended: %s.", l.ID, dsync.FinalMessage(l.Status))}}
+	}
+	s.renderFragment(w, r, http.StatusOK, web.DashboardStatusUpdate(v, ended))
 }
 
 // dashboardView gathers the dashboard's state.
