@@ -23,12 +23,14 @@
 // and diamond protection (BDC recurses forever on a cycle); member DNs are
 // compared in their normalised form, not byte for byte; TLS verifies the
 // server's certificate by default, against a CA given as PEM if set; an
-// Active Directory group too large for one answer (range retrieval) fails
-// the read instead of being silently cut at 1,500 members.
+// Active Directory group too large for one answer is read whole by range
+// retrieval (BDC cuts it at 1,500 members), and a range that cannot be
+// followed fails the read rather than cut the group.
 //
-// Not yet here: AD range retrieval itself, AD's in-chain rule for nested
-// groups, AD deleted objects (CN=Deleted Objects with the show-deleted
-// control) and delta reads. The source is not wired into the engine,
+// Not yet here: AD's in-chain rule for nested groups, AD deleted objects
+// (CN=Deleted Objects with the show-deleted control), delta reads, and a
+// test against a real AD (Samba): range retrieval is tested against a
+// minimal in-process server that answers as [MS-ADTS] describes. The source is not wired into the engine,
 // config, console or CLI yet: that comes with the plug-in registry of
 // directory types (issue 14, Deliver 1), which lets the engine build a
 // source without knowing its type by name.

@@ -150,6 +150,9 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		var raws []*rawGroup
 		log.Debug("ldap group search", "base", groupBase, "filter", groupFilter)
 		err = r.search(ctx, groupBase, groupFilter, groupAttrs, func(e *ldap.Entry) error {
+			if err := r.completeRanges(ctx, e); err != nil {
+				return err
+			}
 			g, warn, err := s.mapGroup(e, byDN, byUID)
 			if err != nil {
 				return err
@@ -370,6 +373,91 @@ type rawGroup struct {
 	children     []string // normalised DNs of member entries that are not users
 }
 
+// maxRangeSteps bounds range retrieval of one group (AD's MaxValRange is
+// 1,500 by default, so this is 15 million members).
+const maxRangeSteps = 10000
+
+// completeRanges reads the rest of a member list that Active Directory
+// sent in part. AD answers a multi-valued attribute with more values than
+// its MaxValRange (1,500) as "member;range=0-1499"; the client asks for
+// "member;range=1500-*" with a base search on the entry, and so on, until
+// an answer's range ends in "*" ([MS-ADTS] 3.1.1.3.1.3.3, "Range
+// Retrieval of Attribute Values"). BDC does not, so its groups stop at
+// 1,500 members. The entry is rewritten to hold every value under the
+// plain attribute name.
+func (r *run) completeRanges(ctx context.Context, e *ldap.Entry) error {
+	attr := r.s.cfg.MemberAttribute
+	prefix := strings.ToLower(attr) + ";range="
+	idx := slices.IndexFunc(e.Attributes, func(a *ldap.EntryAttribute) bool {
+		return strings.HasPrefix(strings.ToLower(a.Name), prefix)
+	})
+	if idx < 0 {
+		return nil
+	}
+	values := slices.Clone(e.Attributes[idx].Values)
+	name := e.Attributes[idx].Name
+	seconds := int(math.Ceil(r.s.cfg.SearchTimeLimit.Seconds()))
+	for step := 0; ; step++ {
+		_, hi, ok := parseRange(name[len(prefix):])
+		if !ok || step > maxRangeSteps {
+			return &entryError{msg: fmt.Sprintf("the LDAP server sent the members of %s with a range (%s) that cannot be followed; nothing was read rather than a group cut short", e.DN, name)}
+		}
+		if hi < 0 { // "*": the last range
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		next := fmt.Sprintf("%s;range=%d-*", attr, hi+1)
+		r.requests++
+		res, err := r.conn.Search(ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, seconds, false,
+			"(objectClass=*)", []string{next}, nil))
+		if err != nil {
+			return fmt.Errorf("reading the members of %s from %d on (range retrieval): %w", e.DN, hi+1, err)
+		}
+		var got *ldap.EntryAttribute
+		if len(res.Entries) == 1 {
+			for _, a := range res.Entries[0].Attributes {
+				if strings.HasPrefix(strings.ToLower(a.Name), prefix) {
+					got = a
+				}
+			}
+		}
+		if got == nil {
+			return &entryError{msg: fmt.Sprintf("the LDAP server sent no more members of %s after %d (range retrieval asked for %s); nothing was read rather than a group cut short", e.DN, len(values), next)}
+		}
+		if lo, _, ok := parseRange(got.Name[len(prefix):]); !ok || lo != hi+1 {
+			return &entryError{msg: fmt.Sprintf("the LDAP server answered the range %s of %s with %s; nothing was read rather than a group cut short", next, e.DN, got.Name)}
+		}
+		values = append(values, got.Values...)
+		name = got.Name
+	}
+	attrs := slices.Delete(slices.Clone(e.Attributes), idx, idx+1)
+	attrs = slices.DeleteFunc(attrs, func(a *ldap.EntryAttribute) bool { return strings.EqualFold(a.Name, attr) })
+	e.Attributes = append(attrs, &ldap.EntryAttribute{Name: attr, Values: values})
+	return nil
+}
+
+// parseRange reads "lo-hi" or "lo-*" (hi -1).
+func parseRange(s string) (lo, hi int, ok bool) {
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	lo, err := strconv.Atoi(a)
+	if err != nil || lo < 0 {
+		return 0, 0, false
+	}
+	if b == "*" {
+		return lo, -1, true
+	}
+	hi, err = strconv.Atoi(b)
+	if err != nil || hi < lo {
+		return 0, 0, false
+	}
+	return lo, hi, true
+}
+
 // mapGroup maps one group entry. A group without a name is skipped with a
 // warning (BDC skips it silently).
 func (s *Source) mapGroup(e *ldap.Entry, byDN, byUID map[string]string) (*rawGroup, string, error) {
@@ -377,7 +465,7 @@ func (s *Source) mapGroup(e *ldap.Entry, byDN, byUID map[string]string) (*rawGro
 	for _, a := range e.Attributes {
 		if strings.HasPrefix(strings.ToLower(a.Name), memberAttr+";range=") {
 			return nil, "", &entryError{msg: fmt.Sprintf(
-				"the group %s has more members than the LDAP server returns in one answer (Active Directory range retrieval, %s); this version cannot read them all yet, so nothing was read rather than a group cut short", e.DN, a.Name)}
+				"the group %s still has a ranged member list (%s) after range retrieval; nothing was read rather than a group cut short", e.DN, a.Name)}
 		}
 	}
 	id, err := externalID(e)
