@@ -26,7 +26,7 @@ func measureLogins(bin string, n int) {
 	if err != nil {
 		fail("%v", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	db := filepath.Join(dir, "dirsync.db")
 	if out, err := run(bin, bytes.NewReader([]byte("a long enough passphrase\n")), "--db", db, "admin", "create", "alice"); err != nil {
 		fail("admin create: %v\n%s", err, out)
@@ -36,10 +36,10 @@ func measureLogins(bin string, n int) {
 		fail("%v", err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close() // only held to pick a free port
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--db", db, "serve", "--addr", addr)
+	cmd := exec.CommandContext(ctx, bin, "--db", db, "serve", "--addr", addr) //nolint:gosec // G204: the dirsync binary under test
 	cmd.Env = append(os.Environ(), "DIRSYNC_LOG_LEVEL=error")
 	if err := cmd.Start(); err != nil {
 		fail("start serve: %v", err)
@@ -49,7 +49,7 @@ func measureLogins(bin string, n int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -93,7 +93,7 @@ func measureLogins(bin string, n int) {
 			key := "error"
 			resp, err := client.Post(base+"/login", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 			if err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				key = fmt.Sprint(resp.StatusCode)
 			}
 			mu.Lock()

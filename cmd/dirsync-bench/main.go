@@ -87,7 +87,7 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 	if err != nil {
 		fail("%v", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	db := filepath.Join(dir, "bench.db")
 	settings := map[string]any{
 		"directory": map[string]any{"type": "okta", "okta": map[string]any{"orgUrl": okta.URL, "token": okta.Token(), "concurrency": concurrency}},
@@ -149,7 +149,7 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 		imports := len(bw.Imports())
 		before := okta.Requests()
 		start := time.Now()
-		cmd := exec.Command(bin, "--db", db, "sync", "--json")
+		cmd := exec.Command(bin, "--db", db, "sync", "--json") //nolint:gosec // G204: the dirsync binary under test
 		cmd.Env = append(os.Environ(), "DIRSYNC_MEMSTATS=1")
 		if g := os.Getenv("DIRSYNC_BENCH_GODEBUG"); g != "" {
 			cmd.Env = append(cmd.Env, "GODEBUG="+g)
@@ -206,7 +206,7 @@ func measure(bin string, sz size, latency time.Duration, concurrency int) {
 func run(bin string, stdin *bytes.Reader, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // G204: the dirsync binary under test
 	cmd.Stdin = stdin
 	out, err := cmd.CombinedOutput()
 	return string(out), err

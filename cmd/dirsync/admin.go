@@ -60,7 +60,7 @@ func (e *env) adminUnlock(name string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	n, err := st.UnlockLogins(e.ctx, user)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func (e *env) adminRemove(name string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	switch err := st.DeleteAdmin(e.ctx, user); {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("no admin %q", user)
@@ -124,7 +124,7 @@ func (e *env) admin(name string, create bool) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	if create {
 		if _, err := st.CreateAdmin(e.ctx, user, hash); err != nil {
 			if errors.Is(err, store.ErrExists) {

@@ -279,6 +279,14 @@ func (e *env) exit(cmd *cobra.Command, err error) int {
 	return code
 }
 
+// closeStore closes the database, warning on stderr when that fails
+// (the command's work is done by then; its exit code stands).
+func (e *env) closeStore(st *store.Store) {
+	if err := st.Close(); err != nil {
+		fmt.Fprintf(e.stderr, "warning: %v\n", err)
+	}
+}
+
 // open opens the database. Commands that only read or need saved state
 // pass mustExist: a missing database or key is then an error naming the
 // path, never a new empty database.

@@ -52,11 +52,11 @@ func (e *env) configImport(file string) error {
 	if file == "-" {
 		r = e.stdin
 	} else {
-		f, err := os.Open(file)
+		f, err := os.Open(file) //nolint:gosec // G304: the user names the file to import
 		if err != nil {
 			return &exitError{code: exitBadConf, err: fmt.Errorf("read settings: %w", err)}
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // only read
 		r = f
 	}
 	s, keep, err := config.ParseFileKeep(r)
@@ -67,7 +67,7 @@ func (e *env) configImport(file string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	if keep.Any() {
 		saved, err := st.LoadSettings(e.ctx, store.DefaultProfile)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -107,7 +107,7 @@ func (e *env) configExport() error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	s, err := st.LoadSettings(e.ctx, store.DefaultProfile)
 	if errors.Is(err, store.ErrNotFound) {
 		return &exitError{code: exitBadConf, err: dsync.ErrNoSettings}
@@ -151,7 +151,7 @@ func (e *env) test(asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	res, err := e.engine(st).Run(e.ctx, store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerTest, Mode: dsync.ModeTest})
 	if err != nil {
 		return err
@@ -268,7 +268,7 @@ func (e *env) sync(o syncOpts) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	eng, wait := e.engineWithAlerts(st)
 	defer wait()
 	actor := cliActor()
@@ -392,7 +392,7 @@ func (e *env) cacheClear() error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	if err := st.ClearCache(e.ctx, store.DefaultProfile); err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			// The run would save its state afterwards and undo the clear.
@@ -427,7 +427,7 @@ func (e *env) history(asJSON bool, limit int) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer e.closeStore(st)
 	runs, total, err := st.ListRuns(e.ctx, store.DefaultProfile, limit, 0)
 	if err != nil {
 		return err

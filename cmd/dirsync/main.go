@@ -40,16 +40,23 @@ func main() {
 func startProfiles() func() {
 	var stops []func()
 	if p := os.Getenv("DIRSYNC_CPUPROFILE"); p != "" {
-		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
-			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil { //nolint:gosec // G304: the operator names the file
+			stops = append(stops, func() {
+				pprof.StopCPUProfile()
+				if err := f.Close(); err != nil {
+					fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
+				}
+			})
 		}
 	}
 	if p := os.Getenv("DIRSYNC_MEMPROFILE"); p != "" {
 		runtime.MemProfileRate = 64 << 10
 		stops = append(stops, func() {
-			if f, err := os.Create(p); err == nil {
+			if f, err := os.Create(p); err == nil { //nolint:gosec // G304: the operator names the file
 				_ = pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
+				if err := f.Close(); err != nil {
+					fmt.Fprintf(os.Stderr, "heap profile: %v\n", err)
+				}
 			}
 		})
 	}

@@ -84,7 +84,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Demo {
 		f, err := demo.Start(ctx, st, store.DefaultProfile)
 		if err != nil {
-			st.Close()
+			_ = st.Close() // the error being returned is the one that matters
 			return nil, err
 		}
 		a.Demo = f

@@ -184,10 +184,10 @@ func (b *Browser) Screenshot(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	return os.WriteFile(path, png, 0o644)
+	return os.WriteFile(path, png, 0o600)
 }
 
 // ScreenshotOnFailure is kept for the tests that call it: every Browser
@@ -225,12 +225,12 @@ func (b *Browser) saveArtifacts() {
 		if url, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
 			html = "<!-- " + url + " -->\n" + html
 		}
-		if os.WriteFile(filepath.Join(dir, "page.html"), []byte(html), 0o644) == nil {
+		if os.WriteFile(filepath.Join(dir, "page.html"), []byte(html), 0o600) == nil {
 			saved = append(saved, "page.html")
 		}
 	}
 	if p := b.Problems(); len(p) > 0 {
-		if os.WriteFile(filepath.Join(dir, "console.txt"), []byte(strings.Join(p, "\n")+"\n"), 0o644) == nil {
+		if os.WriteFile(filepath.Join(dir, "console.txt"), []byte(strings.Join(p, "\n")+"\n"), 0o600) == nil {
 			saved = append(saved, "console.txt")
 		}
 	}
@@ -257,7 +257,7 @@ func ArtifactDir(t testing.TB) string {
 	var err error
 	if root := os.Getenv("DIRSYNC_ARTIFACTS"); root != "" {
 		dir = filepath.Join(root, name)
-		err = os.MkdirAll(dir, 0o755)
+		err = os.MkdirAll(dir, 0o750) //nolint:gosec // G703: CI names the artifacts folder
 	} else {
 		dir, err = os.MkdirTemp("", "dirsync-artifacts-"+name+"-")
 	}
@@ -282,7 +282,7 @@ func SaveOnFailure(t testing.TB, name string, data func() []byte) {
 			return
 		}
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data(), 0o644); err != nil {
+		if err := os.WriteFile(path, data(), 0o600); err != nil {
 			t.Logf("could not save %s: %v", name, err)
 			return
 		}

@@ -85,7 +85,7 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%+v": fmt.Sprintf("%+v", s), "%#v": fmt.Sprintf("%#v", s), "%s": fmt.Sprintf("%s", s.Directory.Okta.Token),
+		"%v": fmt.Sprintf("%v", s), "%+v": fmt.Sprintf("%+v", s), "%#v": fmt.Sprintf("%#v", s), "%s": fmt.Sprintf("%s", s.Directory.Okta.Token), //nolint:staticcheck // S1025: %s itself is under test
 		"slog": logged.String(), "json": string(js), "export": exported.String(),
 	} {
 		for _, secret := range []string{"tok-123-secret", "bw-secret-456", "xyz789"} {

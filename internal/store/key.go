@@ -132,14 +132,14 @@ func loadMasterKey(dbPath, optFile string, create bool) (*masterKey, error) {
 }
 
 func readKeyFile(path string, info *KeyInfo) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the key file is the operator's setting
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("store: secret key file %s (from %s) does not exist: %w", path, sourceName(info.Source), err)
 		}
 		return nil, fmt.Errorf("store: read secret key file %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // only read
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("store: read secret key file %s: %w", path, err)
@@ -198,6 +198,9 @@ func parseKey(b []byte) ([]byte, error) {
 // createKeyFile writes a new random key (base64 text, mode 0600) without
 // ever exposing a half-written file: it is written to a temporary file and
 // hard-linked into place, which fails if the file appeared meanwhile.
+// A rename-based atomic write (natefinch/atomic, renameio) would instead
+// replace a key another process created a moment earlier — and had
+// perhaps already sealed secrets with — so the no-clobber link stays.
 func createKeyFile(path string) ([]byte, error) {
 	key := make([]byte, masterKeyLen)
 	if _, err := rand.Read(key); err != nil {
@@ -212,17 +215,17 @@ func createKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: create secret key file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone already once linked
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write's error is the one reported
 		return nil, fmt.Errorf("store: create secret key file: %w", err)
 	}
 	if _, err := tmp.Write(text); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write's error is the one reported
 		return nil, fmt.Errorf("store: write secret key file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write's error is the one reported
 		return nil, fmt.Errorf("store: write secret key file: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -233,7 +236,7 @@ func createKeyFile(path string) ([]byte, error) {
 			return nil, err
 		}
 		// No hard links on this filesystem: exclusive create instead.
-		f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: the key file is the operator's setting
 		if ferr != nil {
 			if errors.Is(ferr, os.ErrExist) {
 				return nil, ferr
@@ -241,7 +244,7 @@ func createKeyFile(path string) ([]byte, error) {
 			return nil, fmt.Errorf("store: create secret key file %s: %w", path, ferr)
 		}
 		if _, err := f.Write(text); err != nil {
-			f.Close()
+			_ = f.Close() // the write's error is the one reported
 			return nil, fmt.Errorf("store: write secret key file %s: %w", path, err)
 		}
 		if err := f.Close(); err != nil {

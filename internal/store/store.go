@@ -127,7 +127,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
 	if err := s.w.PingContext(ctx); err != nil {
-		s.w.Close()
+		_ = s.w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
 	// The database holds no secret in clear, but it does hold the directory's
@@ -138,17 +138,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.w.Close()
+		_ = s.w.Close()
 		return nil, err
 	}
 	var sealed bool
 	if err := s.w.GetContext(ctx, &sealed, `SELECT EXISTS (SELECT 1 FROM secrets)`); err != nil {
-		s.w.Close()
+		_ = s.w.Close()
 		return nil, fmt.Errorf("store: check secrets: %w", err)
 	}
 	s.key, err = loadMasterKey(abs, opts.KeyFile, !opts.MustExist && !sealed)
 	if err != nil {
-		s.w.Close()
+		_ = s.w.Close()
 		if errors.Is(err, os.ErrNotExist) && sealed {
 			return nil, fmt.Errorf("%w: %s does not exist, but the database %s holds secrets sealed with it; restore the key file from your backup (or point %s at it) — a new key could not read them", ErrKeyMissing, keyPathFor(abs, opts.KeyFile), abs, KeyEnv)
 		}
@@ -159,18 +159,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.r, err = sqlx.Open("sqlite", dsn(abs, true))
 	if err != nil {
-		s.w.Close()
+		_ = s.w.Close()
 		return nil, fmt.Errorf("store: open %s for reading: %w", abs, err)
 	}
 	s.r.SetMaxOpenConns(readConns)
 	s.r.SetMaxIdleConns(readConns)
 	if err := s.r.PingContext(ctx); err != nil {
-		s.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("store: open %s for reading: %w", abs, err)
 	}
 	if err := s.checkKey(ctx); err != nil {
 		if !errors.Is(err, ErrKeyMismatch) {
-			s.Close()
+			_ = s.Close()
 			return nil, err
 		}
 		// Opening still succeeds so that an admin can re-enter the secrets;

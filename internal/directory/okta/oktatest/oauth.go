@@ -429,7 +429,7 @@ func (s *Server) checkAssertionLocked(raw, aud string, now time.Time) error {
 	if raw == "" {
 		return errors.New("No client credentials found")
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return errors.New("The client_assertion token is malformed or uses an unsupported algorithm.")
 	}
@@ -499,7 +499,7 @@ func (s *Server) seenLocked(jti string, exp, now time.Time) bool {
 // the proof key's thumbprint (RFC 7638).
 func (s *Server) verifyProofLocked(raw, htm, htu, ath string, now time.Time) (ProofClaims, string, error) {
 	var c ProofClaims
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.ES384})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.ES384})
 	if err != nil || len(jws.Signatures) != 1 {
 		return c, "", errors.New("The DPoP proof JWT is malformed.")
 	}

@@ -19,11 +19,10 @@ import (
 // The fake's token endpoint and API must refuse what Okta refuses, or the
 // client's tests prove nothing. These requests are built by hand.
 type jwtKit struct {
-	t      *testing.T
-	srv    *Server
-	app    *ecdsa.PrivateKey
-	dpop   *ecdsa.PrivateKey
-	claims map[string]any
+	t    *testing.T
+	srv  *Server
+	app  *ecdsa.PrivateKey
+	dpop *ecdsa.PrivateKey
 }
 
 func newKit(t *testing.T) *jwtKit {
