@@ -493,6 +493,18 @@ func TestVaultwardenFirstOverwriteIsHeld(t *testing.T) {
 	if !strings.Contains(res.Run.Error, "cannot count what a full overwrite") || h.imports() != 0 {
 		t.Errorf("error %q, imports %d", res.Run.Error, h.imports())
 	}
+	// An admin's approval pushes it; from then on the last push is the basis.
+	ap, err := h.engine.Approve(context.Background(), store.DefaultProfile, res.Run.ID, "alice")
+	if err != nil || ap.Run.Status != StatusSuccess || h.imports() != 1 {
+		t.Fatalf("approve: %v, status %s, imports %d", err, ap.Run.Status, h.imports())
+	}
+	if err := h.okta.AddMember(h.okta.Org().Groups[0].ID, activeUsers(h)[0].ID); err != nil {
+		t.Log(err)
+	}
+	h.okta.AddUser(oktatest.User{Email: "late@corp.example"})
+	if next := h.mustRun(StatusSuccess); next.Bitwarden.Basis != BasisLastPush {
+		t.Errorf("basis %s after the first push", next.Bitwarden.Basis)
+	}
 }
 
 // timeoutPusher is the real client whose imports get no answer in time:
