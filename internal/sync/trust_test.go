@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
@@ -302,5 +303,21 @@ func TestApprovalThatFindsNothingToPushSaysSo(t *testing.T) {
 	}
 	if got := ApprovalOutcome(held.Run.ID, &Result{Run: store.Run{ID: 9, Status: StatusSuccess}}); !strings.Contains(got, "approved: pushed as run 9") {
 		t.Fatalf("outcome %q", got)
+	}
+}
+
+// TestMembershipGuardOnVaultwarden: Vaultwarden lists nothing, so the
+// membership guard counts from the last push; emptying Everyone is held.
+func TestMembershipGuardOnVaultwarden(t *testing.T) {
+	h := newHarness(t, trustOrg(), func(s *config.Settings) { s.Guard.MaxShrinkPercent = 0 })
+	useBitwarden(t, h, bwtest.Options{Vaultwarden: true, VaultwardenGroups: true})
+	h.mustRun(StatusSuccess)
+	if err := h.okta.SetMembers("00gEveryone0000000000", nil); err != nil {
+		t.Fatal(err)
+	}
+	imports := h.imports()
+	res := h.mustRun(StatusHeld)
+	if h.imports() != imports || !strings.Contains(res.Run.Error, "would remove 300 of 450 group memberships") {
+		t.Fatalf("held run: %d imports, error %q", h.imports()-imports, res.Run.Error)
 	}
 }
