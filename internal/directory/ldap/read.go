@@ -95,7 +95,7 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // a read-only session: nothing to lose
 	// Cancelling the context closes the connection, which ends the search
 	// that is waiting for the server at once.
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -232,7 +232,7 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
 	defer stop()
 	if s.cfg.StartTLS {
 		if err := conn.StartTLS(tc); err != nil {
-			conn.Close()
+			_ = conn.Close() // the error being returned is the one that matters
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -240,7 +240,7 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
 		}
 	}
 	if err := conn.Bind(s.cfg.Username, s.cfg.Password); err != nil {
-		conn.Close()
+		_ = conn.Close() // the error being returned is the one that matters
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
