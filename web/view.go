@@ -2,6 +2,8 @@ package web
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 )
@@ -158,6 +160,8 @@ type SettingsForm struct {
 	// Unplaced are errors of fields this form does not show, listed in
 	// the summary so no problem stays invisible.
 	Unplaced []string
+	// Summary links to each marked field, in the summary at the top.
+	Summary []ErrorLink
 }
 
 // AdvancedOpen reports whether the Advanced section must be open because
@@ -189,4 +193,35 @@ func liveValidate(trigger string) templ.Attributes {
 		"hx-swap":    "none",
 		"hx-sync":    "this:replace",
 	}
+}
+
+// ErrorLink is one entry of an error summary: the message, linking to the
+// field it is about.
+type ErrorLink struct {
+	Href, Text string
+}
+
+// HelpID is the HTML id of a field's help text, which its input names in
+// aria-describedby ("okta.orgUrl" → "help-okta-orgUrl").
+func HelpID(field string) string { return "help-" + strings.ReplaceAll(field, ".", "-") }
+
+// Sentence presents a validation message as a sentence: a capital first
+// letter, no backslash-escaped quotes, and a full stop.
+// config's messages are written to also read well after a field name on
+// the command line ("okta.orgUrl: must be …"); the console shows them
+// alone.
+func Sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return ""
+	}
+	// %q-quoted values inside quoted values: show the inner quotes as
+	// typed, not backslash-escaped.
+	msg = strings.ReplaceAll(msg, `\"`, `"`)
+	r, size := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[size:]
+	if last, _ := utf8.DecodeLastRuneInString(msg); !strings.ContainsRune(".!?)", last) {
+		msg += "."
+	}
+	return msg
 }

@@ -53,7 +53,7 @@ func TestBrowserLiveValidation(t *testing.T) {
 	if heading != "Settings" {
 		t.Fatalf("heading %q", heading)
 	}
-	if !strings.Contains(filterErr, `invalid filter "foo:a"`) {
+	if !strings.HasPrefix(filterErr, `Invalid filter "foo:a"`) {
 		t.Fatalf("filter error %q", filterErr)
 	}
 	if flash != "Settings saved" {

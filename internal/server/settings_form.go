@@ -355,9 +355,17 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		TimeoutMinutes:              timeout,
 	}
 	for _, k := range sortedKeys(errs) {
-		if slotOf(k) == "" {
+		slot := slotOf(k)
+		if slot == "" {
 			view.Unplaced = append(view.Unplaced, k+": "+errs[k])
+			continue
 		}
+		// The summary at the top links to each marked field.
+		target := web.FieldID(slot)
+		if slot == config.FieldBWServer {
+			target += "-" + web.ServerChoiceUS // radio buttons: the first one
+		}
+		view.Summary = append(view.Summary, web.ErrorLink{Href: "#" + target, Text: web.Sentence(errs[k])})
 	}
 	if len(errs) == 0 {
 		view.Errors = nil

@@ -1,4 +1,5 @@
-// dirsync's only script of its own: times in the browser's local zone.
+// dirsync's only script of its own: times in the browser's local zone,
+// and the focus on a form's error summary.
 // Every <time data-local> is rendered in UTC by the server (so pages read
 // the same without JavaScript); this shows it in local time with how long
 // ago it was, and keeps the UTC time in the tooltip.
@@ -35,7 +36,13 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { localize(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    localize(document);
+    // A form sent back with errors: move the focus to its summary, so a
+    // keyboard or screen-reader user starts at the list of what to fix.
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) summary.focus();
+  });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
   // The relative hints age; refresh them every half minute.
   setInterval(function () { localize(document); }, 30000);
