@@ -157,6 +157,7 @@ func (n *Notifier) Wait(ctx context.Context) error {
 // took the alert (or there is none), so a failed delivery is tried again
 // on the next run.
 func (n *Notifier) handle(ctx context.Context, run store.Run, fallback config.Settings) {
+	log := n.Logger.With("run", run.ID) // the run id on every line, as the run's own
 	var next string
 	switch run.Status {
 	case store.StatusFailed, store.StatusInterrupted:
@@ -174,7 +175,7 @@ func (n *Notifier) handle(ctx context.Context, run store.Run, fallback config.Se
 	case err == nil:
 		cur = st.State
 	case !errors.Is(err, store.ErrNotFound):
-		n.Logger.Warn("alert: cannot read the alert state", "error", err)
+		log.Warn("alert: cannot read the alert state", "error", err)
 		return
 	}
 	if cur == next {
@@ -199,7 +200,7 @@ func (n *Notifier) handle(ctx context.Context, run store.Run, fallback config.Se
 		return
 	}
 	if err := n.store.SaveAlertState(ctx, store.AlertState{ProfileID: run.ProfileID, State: next, RunID: run.ID}); err != nil {
-		n.Logger.Warn("alert: cannot save the alert state", "error", err)
+		log.Warn("alert: cannot save the alert state", "error", err)
 	}
 }
 
@@ -246,18 +247,22 @@ func (n *Notifier) SendTest(ctx context.Context, urls []string) ([]Delivery, err
 
 // send posts p to every URL, one after the other.
 func (n *Notifier) send(ctx context.Context, urls []string, p Payload) []Delivery {
+	log := n.Logger
+	if p.Run != nil {
+		log = log.With("run", p.Run.ID)
+	}
 	body, err := json.Marshal(p)
 	if err != nil {
-		n.Logger.Error("alert: encode payload", "error", err)
+		log.Error("alert: encode payload", "error", err)
 		return []Delivery{{Error: "could not encode the alert"}}
 	}
 	out := make([]Delivery, 0, len(urls))
 	for _, u := range urls {
 		d := n.post(ctx, u, body)
 		if d.OK() {
-			n.Logger.Info("alert sent", "event", p.Event, "host", d.Host, "tries", d.Tries)
+			log.Info("alert sent", "event", p.Event, "host", d.Host, "tries", d.Tries)
 		} else {
-			n.Logger.Warn("alert not delivered", "event", p.Event, "host", d.Host, "tries", d.Tries, "error", d.Error)
+			log.Warn("alert not delivered", "event", p.Event, "host", d.Host, "tries", d.Tries, "error", d.Error)
 		}
 		out = append(out, d)
 	}

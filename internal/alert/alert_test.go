@@ -175,6 +175,19 @@ func TestAlertsOncePerProblem(t *testing.T) {
 	if strings.Contains(e.logs.String(), "secret-hook-token") {
 		t.Fatal("the webhook URL was logged")
 	}
+	// The alert's lines belong to the run that raised it.
+	sent := 0
+	for _, l := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(l, "alert sent") {
+			sent++
+			if !strings.Contains(l, " run=") {
+				t.Errorf("an alert line lacks the run id: %s", l)
+			}
+		}
+	}
+	if sent == 0 {
+		t.Errorf("no alert logged:\n%s", e.logs.String())
+	}
 }
 
 func TestRetriesAndUndelivered(t *testing.T) {
