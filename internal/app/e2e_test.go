@@ -278,6 +278,15 @@ func TestBrowserFirstRunToScheduledSync(t *testing.T) {
 	if st := b.Text("schedule-state"); !strings.Contains(strings.ToLower(st), "stopped") && !strings.Contains(strings.ToLower(st), "off") {
 		t.Errorf("schedule state %q after Stop", st)
 	}
+	if os.Getenv("DIRSYNC_SCREENSHOTS") != "" {
+		// The same console on a phone: the links fold into a menu.
+		b.Viewport(390, 844, true)
+		b.Do("the dashboard on a phone", chromedp.Navigate(base+"/"), chromedp.WaitVisible(sel("nav-menu-toggle")))
+		shots(t, b, "phone-dashboard")
+		b.Do("the test on a phone", chromedp.Navigate(base+"/test"), chromedp.WaitVisible(sel("verdict")))
+		shots(t, b, "phone-test")
+		b.Viewport(1280, 900, false)
+	}
 	if p := b.Problems(); len(p) > 0 {
 		t.Errorf("browser errors (CSP violations?): %q", p)
 	}
