@@ -199,6 +199,7 @@ access to * by users read by * none
 	// -d keeps slapd in the foreground, so the test owns the process.
 	cmd := exec.Command(bin, "-f", conf, "-h", urls, "-d", "0")
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("%v", err)
 	}
