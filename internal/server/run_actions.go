@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -35,9 +36,43 @@ func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := sessionFrom(r).user
-	// The push must not stop halfway because the browser went away.
+	// The approval re-reads the directory and pushes, which can take
+	// minutes: it runs in the background, and the push must not stop
+	// halfway because the browser went away. A quick answer (a refusal,
+	// a small org) is shown as the outcome; a longer one sends the admin
+	// to the approval run's page, which follows it live.
 	ctx := context.WithoutCancel(r.Context())
-	res, err := s.engine.Approve(ctx, store.DefaultProfile, id, s.consoleActor(user))
+	events, unsubscribe := s.engine.Subscribe()
+	defer unsubscribe()
+	ended := make(chan approveOutcome, 1)
+	remote := remoteAddr(r)
+	go func() {
+		res, err := s.engine.Approve(ctx, store.DefaultProfile, id, s.consoleActor(user))
+		ended <- approveOutcome{res, err}
+	}()
+	var (
+		res      *dsync.Result
+		err      error
+		approval int64
+		grace    <-chan time.Time
+	)
+wait:
+	for {
+		select {
+		case o := <-ended:
+			res, err = o.res, o.err
+			break wait
+		case ev := <-events:
+			if approval == 0 && ev.Phase == "start" && ev.RunID != 0 && s.isApprovalOf(ctx, ev.RunID, id) {
+				approval, grace = ev.RunID, time.After(approveAnswerWithin)
+			}
+		case <-grace:
+			go s.auditApprovalWhenDone(ended, user, remote, id)
+			s.flash(r, web.FlashInfo, fmt.Sprintf("Approving run %d: run %d is reading the directory and pushing; this page follows it.", id, approval))
+			s.redirect(w, r, fmt.Sprintf("/history/%d", approval))
+			return
+		}
+	}
 	if err == nil && res == nil {
 		err = errors.New("the engine returned no run")
 	}
@@ -70,6 +105,51 @@ func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("approval failed", "run", id, "err", err, "request_id", requestIDFrom(r.Context()))
 		s.flash(r, web.FlashError, fmt.Sprintf("Run %d was not approved: %s", id, err))
 		s.redirect(w, r, back)
+	}
+}
+
+// approveAnswerWithin is how long an approval may take before the request
+// answers with its running page instead of its outcome.
+const approveAnswerWithin = 2 * time.Second
+
+// isApprovalOf reports whether run was created to approve held run id
+// (the engine notes it in the run's warnings when it records the run).
+func (s *Server) isApprovalOf(ctx context.Context, run, held int64) bool {
+	r, err := s.runs.GetRun(ctx, run)
+	if err != nil {
+		return false
+	}
+	for _, w := range r.Warnings {
+		if strings.HasPrefix(w, fmt.Sprintf("approval of held run %d ", held)) {
+			return true
+		}
+	}
+	return false
+}
+
+// approveOutcome is what a background approval ended with.
+type approveOutcome struct {
+	res *dsync.Result
+	err error
+}
+
+// auditApprovalWhenDone records an approval that outlived its request.
+func (s *Server) auditApprovalWhenDone(ended <-chan approveOutcome, user, remote string, held int64) {
+	o := <-ended
+	detail := fmt.Sprintf("run %d", held)
+	switch {
+	case o.err == nil && o.res != nil && o.res.Run.Status == store.StatusHeld:
+		detail = fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", held, o.res.Run.ID)
+	case o.err == nil && o.res != nil:
+		detail = fmt.Sprintf("run %d, pushed as run %d", held, o.res.Run.ID)
+	case o.res != nil && o.res.Run.ID != 0:
+		detail = fmt.Sprintf("run %d; the approval run %d failed, so it is still held: %v", held, o.res.Run.ID, o.err)
+	default:
+		detail = fmt.Sprintf("run %d; not approved: %v", held, o.err)
+	}
+	e := store.AuditEntry{At: s.now(), Actor: user, Action: "run.approved", Detail: detail, RemoteAddr: remote}
+	if err := s.audit.AddAudit(context.Background(), e); err != nil {
+		s.log.Error("write audit entry", "action", e.Action, "err", err)
 	}
 }
 

@@ -463,3 +463,37 @@ func TestMembershipHeldRunPageListsGroups(t *testing.T) {
 		t.Errorf("the held run's page does not name %v among those leaving %q: %q", u, g.Name, list)
 	}
 }
+
+// TestApproveRunsInBackground holds the approval at its Bitwarden read:
+// the POST answers anyway, on the approval run's page, which shows it
+// running; once it ends, the run has pushed and the audit log says so.
+func TestApproveRunsInBackground(t *testing.T) {
+	h := newHeldEnv(t)
+	h.closeGate()
+	r := h.post(h.c, h.path(h.held, "approve"), confirmed)
+	wantStatus(t, r, http.StatusSeeOther)
+	last, err := h.st.LastRun(context.Background(), store.DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Status != store.StatusRunning || last.ID == h.held {
+		t.Fatalf("latest run %d %s, want the approval running", last.ID, last.Status)
+	}
+	wantLocation(t, r, h.path(last.ID, ""))
+	d := h.get(h.c, h.path(last.ID, "")).doc(t)
+	if testid(d, "run-live").Length() != 1 || !hasRefresh(d) {
+		t.Error("the running approval's page does not follow it")
+	}
+	if got := testid(d, "flash-info").Text(); !strings.Contains(got, "this page follows it") {
+		t.Errorf("flash %q", got)
+	}
+	h.openGate()
+	h.waitRunsDone(t, 3)
+	if got := h.getRun(t, last.ID); got.Status != store.StatusSuccess {
+		t.Fatalf("approval run %s %s", got.Status, got.Error)
+	}
+	dashWait(t, "the approval's audit entry", func() bool {
+		a := h.audits(t, "run.approved")
+		return len(a) == 1 && a[0].Detail == fmt.Sprintf("run %d, pushed as run %d", h.held, last.ID)
+	})
+}
