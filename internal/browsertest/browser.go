@@ -240,7 +240,7 @@ func (b *Browser) saveArtifacts() {
 }
 
 // artifactDirs holds each failed test's folder, made on first use.
-var artifactDirs sync.Map // test name → folder
+var artifactDirs sync.Map // test (each run of it, with -count) → folder
 
 // ArtifactDir returns the folder for the failure artifacts of t, created
 // on first use: $DIRSYNC_ARTIFACTS/<test name> when that is set (CI keeps
@@ -250,7 +250,7 @@ var artifactDirs sync.Map // test name → folder
 // other's. It returns "" (and logs why) if no folder can be made.
 func ArtifactDir(t testing.TB) string {
 	name := strings.NewReplacer("/", "_", " ", "_", string(os.PathSeparator), "_").Replace(t.Name())
-	if d, ok := artifactDirs.Load(t.Name()); ok {
+	if d, ok := artifactDirs.Load(t); ok {
 		return d.(string)
 	}
 	var dir string
@@ -265,7 +265,7 @@ func ArtifactDir(t testing.TB) string {
 		t.Logf("no folder for failure artifacts: %v", err)
 		return ""
 	}
-	actual, _ := artifactDirs.LoadOrStore(t.Name(), dir)
+	actual, _ := artifactDirs.LoadOrStore(t, dir)
 	return actual.(string)
 }
 
