@@ -136,7 +136,7 @@ type approveOutcome struct {
 // auditApprovalWhenDone records an approval that outlived its request.
 func (s *Server) auditApprovalWhenDone(ended <-chan approveOutcome, user, remote string, held int64) {
 	o := <-ended
-	detail := fmt.Sprintf("run %d", held)
+	var detail string
 	switch {
 	case o.err == nil && o.res != nil && o.res.Run.Status == store.StatusHeld:
 		detail = fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", held, o.res.Run.ID)
