@@ -170,26 +170,6 @@ func describeGuard(g config.Guard) string {
 	return strings.Join(parts, "")
 }
 
-// orgDiff reads the organization with p (a new client for s when nil) and
-// predicts what batches change in it.
-func (e *Engine) orgDiff(ctx context.Context, s config.Settings, p Pusher, batches []*bitwarden.ImportRequest) (*OrgDiff, error) {
-	if p == nil {
-		var err error
-		if p, err = e.NewPusher(s); err != nil {
-			return nil, fmt.Errorf("sync: bitwarden: %w", err)
-		}
-	}
-	members, err := p.ListMembers(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list members: %w", err)
-	}
-	groups, err := p.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	return PredictOrgDiff(members, groups, batches), nil
-}
-
 // ApprovalOutcome says in one sentence what approving held run heldID
 // did, from the approval run's result: pushed, held again, or nothing to
 // push because the re-plan found Bitwarden already up to date (which is

@@ -43,11 +43,11 @@ func BenchmarkOrgRead(b *testing.B) {
 	e := &Engine{}
 	b.ResetTimer()
 	for b.Loop() {
-		d, err := e.orgDiff(context.Background(), config.Settings{}, c, batches(imp))
+		pr, err := e.predictPush(context.Background(), 0, config.Settings{}, c, &Plan{Batches: batches(imp)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if d.Counts.GroupsRenamed != groups {
+		if d := pr.diff; d.Counts.GroupsRenamed != groups {
 			b.Fatalf("renamed %d", d.Counts.GroupsRenamed)
 		}
 	}
