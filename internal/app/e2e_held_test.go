@@ -27,7 +27,6 @@ func TestBrowserHeldRunApproved(t *testing.T) {
 	a, base := startConsole(t, time.Minute)
 	// The browser closes before the console (cleanups run last first).
 	b := browsertest.Start(t, 3*time.Minute)
-	b.ScreenshotOnFailure("")
 	ctx := context.Background()
 
 	const user, password = "alice", "a long enough passphrase"

@@ -21,7 +21,6 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	// The browser starts after the console so that its clean-up (closing
 	// open connections) runs before the console's.
 	b := browsertest.StartWith(t, 2*time.Minute, browsertest.NoJavaScript)
-	b.ScreenshotOnFailure("")
 	const user, password = "bob", "another long passphrase"
 
 	b.Do("set-up",

@@ -190,17 +190,6 @@ func (b *Browser) Screenshot(path string) error {
 	return os.WriteFile(path, png, 0o600)
 }
 
-// ScreenshotOnFailure is kept for the tests that call it: every Browser
-// already saves its failure artifacts (see StartWith and ArtifactDir).
-// dir, when not empty, replaces the artifacts folder of this browser.
-func (b *Browser) ScreenshotOnFailure(dir string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if dir != "" {
-		b.artifactDir = dir
-	}
-}
-
 // saveArtifacts writes what the page looked like when the test failed: a
 // screenshot, its HTML, its URL and the console errors.
 func (b *Browser) saveArtifacts() {

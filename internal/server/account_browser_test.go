@@ -21,7 +21,6 @@ func TestBrowserAccountPage(t *testing.T) {
 	other := e.client()
 	e.login(other) // a second session, say on another computer
 	b := browsertest.Start(t, 90*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	rows := `document.querySelectorAll('[data-testid="session-row"]').length`
 

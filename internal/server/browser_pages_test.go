@@ -26,7 +26,6 @@ func TestBrowserPagesResponsiveAccessible(t *testing.T) {
 	// The browser starts after the consoles, so it closes first: their
 	// test servers wait for open connections (the event stream).
 	b := browsertest.Start(t, 4*time.Minute)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 
 	var failures []string
@@ -115,7 +114,6 @@ func TestBrowserPagesResponsiveAccessible(t *testing.T) {
 func TestBrowserPhoneNavAndKeyboard(t *testing.T) {
 	e := newEnv(t, true)
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	b.Viewport(390, 844, true)
 	b.Do("log in",

@@ -18,7 +18,6 @@ func TestBrowserLiveValidation(t *testing.T) {
 	// The browser starts after the console, so it closes first: the
 	// console's test server waits for open connections (the event stream).
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 
 	b.Do("log in",

@@ -25,7 +25,6 @@ func TestBrowserDashboardLive(t *testing.T) {
 	// The browser starts after the console, so it closes first: the
 	// console's test server waits for open connections (the event stream).
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	shotDir := os.Getenv("DIRSYNC_SCREENSHOT_DIR")
 	shot := func(name string) {
@@ -94,7 +93,6 @@ func TestBrowserDashboardFollowsCLIRun(t *testing.T) {
 	cli := dsync.New(d.st, "v-cli")
 	cli.Holder = "cli-process"
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	b.Do("log in",
 		chromedp.Navigate(d.ts.URL+"/"),

@@ -88,7 +88,6 @@ func TestBrowserHistoryLocalTimeAndRows(t *testing.T) {
 	e := newEnv(t, true)
 	seedMixedRuns(t, e.st)
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	b.Do("Berlin time", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Berlin"})

@@ -69,7 +69,6 @@ func TestSettingsErrorSummaryAndHelp(t *testing.T) {
 func TestBrowserSettingsErrorFocus(t *testing.T) {
 	e := newEnv(t, true)
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	b.Do("log in",
 		chromedp.Navigate(e.ts.URL+"/settings"),

@@ -141,7 +141,6 @@ func TestSettingsOAuthServiceApp(t *testing.T) {
 func TestBrowserOktaAuthChoice(t *testing.T) {
 	e := newEnv(t, true)
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	visible := func(id string) string {
 		return `(() => { const el = document.querySelector('[data-testid="` + id + `"]'); return !!el && el.offsetParent !== null })()`

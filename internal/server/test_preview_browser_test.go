@@ -23,7 +23,6 @@ func TestBrowserTestPreview(t *testing.T) {
 	// The browser starts after the console, so it closes first: the
 	// console's test server waits for open connections (the event stream).
 	b := browsertest.Start(t, 60*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	b.Do("log in",
 		chromedp.Navigate(p.ts.URL+"/test"),
@@ -72,7 +71,6 @@ func TestBrowserTestRunLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := browsertest.Start(t, 90*time.Second)
-	b.ScreenshotOnFailure("")
 	sel := browsertest.Sel
 	b.Do("log in",
 		chromedp.Navigate(p.ts.URL+"/test"),
