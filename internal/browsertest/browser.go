@@ -56,8 +56,6 @@ type Browser struct {
 
 	mu       sync.Mutex
 	problems []string
-	// artifactDir replaces ArtifactDir(t) when set (ScreenshotOnFailure).
-	artifactDir string
 }
 
 // Start launches Chromium for the test with a fresh profile and the flags
@@ -193,12 +191,7 @@ func (b *Browser) Screenshot(path string) error {
 // saveArtifacts writes what the page looked like when the test failed: a
 // screenshot, its HTML, its URL and the console errors.
 func (b *Browser) saveArtifacts() {
-	b.mu.Lock()
-	dir := b.artifactDir
-	b.mu.Unlock()
-	if dir == "" {
-		dir = ArtifactDir(b.t)
-	}
+	dir := ArtifactDir(b.t)
 	if dir == "" {
 		return
 	}

@@ -19,7 +19,7 @@ import (
 // the event stream, and its end refreshes the latest runs — without a page
 // reload and without CSP errors. DIRSYNC_SCREENSHOT_DIR, when set, keeps
 // PNG screenshots; a failure always leaves one (see
-// browsertest.ScreenshotOnFailure).
+// browsertest.ArtifactDir).
 func TestBrowserDashboardLive(t *testing.T) {
 	d := newDashEnv(t, true)
 	// The browser starts after the console, so it closes first: the
