@@ -74,12 +74,15 @@ func TestPackageImports(t *testing.T) {
 		{"config and the store stay at the bottom",
 			func(p string) bool { return p == "internal/config" || p == "internal/store" },
 			func(i string) bool {
-				return i != "internal/directory" && i != "internal/directory/okta/oauthkey" && i != "internal/config" && i != "migrations"
+				return i != "internal/directory" && i != "internal/directory/okta/oauthkey" && i != "internal/config" && i != "internal/secret" && i != "migrations"
 			}},
+		{"the directory model imports only the secret type",
+			func(p string) bool { return p == "internal/directory" },
+			func(i string) bool { return i != "internal/secret" }},
 		{"leaf packages import nothing of the project",
 			func(p string) bool {
 				switch p {
-				case "internal/directory", "internal/auth", "internal/logctx", "internal/directory/okta/oktatest", "internal/directory/okta/oauthkey", "internal/browsertest", "migrations", "web":
+				case "internal/secret", "internal/auth", "internal/logctx", "internal/directory/okta/oktatest", "internal/directory/okta/oauthkey", "internal/browsertest", "migrations", "web":
 					return true
 				}
 				return false

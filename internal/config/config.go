@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"reflect"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/directory/okta/oauthkey"
+	"github.com/dirsync/dirsync/internal/secret"
 )
 
 // Settings is everything one sync profile needs.
@@ -193,7 +193,7 @@ const (
 	DirectoryTypeOkta      = "okta"
 	ServerUS               = "us"
 	ServerEU               = "eu"
-	RedactedSecret         = "[REDACTED]"
+	RedactedSecret         = secret.Redacted
 	maxTokenLen            = 4096
 	maxPrivateKeyLen       = 16 << 10
 	maxClientIDLen         = 200
@@ -214,33 +214,8 @@ func Defaults() Settings {
 	}
 }
 
-// Secret is a string that never prints itself: fmt, slog and JSON encoding
-// all show "[REDACTED]" (or "" when unset). Use Reveal to get the value.
-type Secret string
-
-// Reveal returns the secret's value.
-func (s Secret) Reveal() string { return string(s) }
-
-// IsSet reports whether a value is present.
-func (s Secret) IsSet() bool { return s != "" }
-
-// String redacts.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return RedactedSecret
-}
-
-// GoString redacts for %#v.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue redacts for slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalJSON redacts. Import reads secrets through UnmarshalJSON, which
-// keeps the value.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+// Secret is a string that never prints itself (see package secret).
+type Secret = secret.Secret
 
 // FieldErrors maps a field path ("okta.orgUrl") to what is wrong with it.
 type FieldErrors map[string]string
