@@ -162,6 +162,9 @@ type SettingsForm struct {
 	Unplaced []string
 	// Summary links to each marked field, in the summary at the top.
 	Summary []ErrorLink
+	// Checks are "Check connection" results by section, shown in place
+	// when the check was posted without JavaScript.
+	Checks map[string]*CheckView
 }
 
 // AdvancedOpen reports whether the Advanced section must be open because

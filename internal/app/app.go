@@ -119,6 +119,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	srv, err := server.New(server.Config{
 		PublicURL: opts.PublicURL, ListenAddr: opts.Addr, Version: opts.Version, Logger: opts.Logger,
 		Argon: opts.Argon, Engine: a.Engine, Worker: a.Worker, Metrics: a.Metrics.Handler(), Alerts: a.Alerts,
+		Checks: map[string]server.SettingsCheck{
+			"bitwarden": {Fields: []string{"bitwarden."}, Run: a.Engine.CheckBitwarden, Explain: dsync.ExplainBitwarden},
+		},
 	}, st)
 	if err != nil {
 		a.closeStore()

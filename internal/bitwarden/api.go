@@ -229,6 +229,14 @@ func (c *Client) ListGroups(ctx context.Context) ([]Group, error) {
 	return out, nil
 }
 
+// CountGroups returns how many groups the organization has, from the
+// group list alone (one request; ListGroups also reads every group's
+// member ids). The Settings page's connection check uses it.
+func (c *Client) CountGroups(ctx context.Context) (int, error) {
+	items, err := listAll[groupJSON](ctx, c, pathGroups)
+	return len(items), err
+}
+
 // listAll reads a Public API list, following continuation tokens should
 // the server ever send one (today it does not page).
 func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {

@@ -20,6 +20,22 @@ var ErrInvalidClient = errors.New("Bitwarden rejected the organization API key (
 // invalidClientHint completes ErrInvalidClient's message.
 const invalidClientHint = "check the client id and secret, and that the organization can use the API (Enterprise/Teams plans)"
 
+// TokenError is a token request that got an answer other than a token
+// or invalid_client (which is ErrInvalidClient): a 404 from a server that
+// is not a Bitwarden identity service, a proxy's error page, a 5xx. The
+// settings check tells a wrong server URL from a down server by Status.
+type TokenError struct {
+	// URL is the token endpoint asked.
+	URL string
+	// Status is the HTTP status (0 when unknown).
+	Status int
+	// Code is the OAuth error code, if the answer had one.
+	Code string
+	msg  string
+}
+
+func (e *TokenError) Error() string { return e.msg }
+
 // renewMargin is how long before its expiry a token is replaced, so that a
 // request never starts with a token about to lapse in flight.
 const renewMargin = 60 * time.Second
@@ -122,21 +138,28 @@ func (c *Client) tokenError(err error) error {
 				case "Invalid client_id", "Incorrect client_secret", "Malformed client_id":
 					return fmt.Errorf("%w: the server says %q; %s", ErrInvalidClient, vw.Message, invalidClientHint)
 				}
-				return fmt.Errorf("bitwarden: token request to %s failed: %s", c.endpoints.TokenURL, c.redact(snippet([]byte(vw.Message))))
+				te := &TokenError{URL: c.endpoints.TokenURL, msg: fmt.Sprintf("bitwarden: token request to %s failed: %s", c.endpoints.TokenURL, c.redact(snippet([]byte(vw.Message))))}
+				if re.Response != nil {
+					te.Status = re.Response.StatusCode
+				}
+				return te
 			}
 		}
+		te := &TokenError{URL: c.endpoints.TokenURL, Code: re.ErrorCode}
 		status := "no answer"
 		if re.Response != nil {
-			status = re.Response.Status
+			status, te.Status = re.Response.Status, re.Response.StatusCode
 		}
 		if re.ErrorCode != "" {
 			msg := fmt.Sprintf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, c.redact(re.ErrorCode))
 			if re.ErrorDescription != "" {
 				msg += " (" + c.redact(re.ErrorDescription) + ")"
 			}
-			return errors.New(msg)
+			te.msg = msg
+			return te
 		}
-		return fmt.Errorf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, c.redact(snippet(re.Body)))
+		te.msg = fmt.Sprintf("bitwarden: token request to %s failed: %s: %s", c.endpoints.TokenURL, status, c.redact(snippet(re.Body)))
+		return te
 	}
 	// Transport errors (*url.Error) name the URL and the cause; the secret
 	// travels in the form body, so it is in neither.

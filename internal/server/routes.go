@@ -64,6 +64,8 @@ func (s *Server) routes() http.Handler {
 			r.Post("/settings", s.settingsSave)               // settings_save.go
 			r.Post("/settings/validate", s.settingsValidate)  // settings_validate.go
 			r.Post("/settings/alerts/test", s.alertsTestSend) // alerts_test_send.go
+			// A section's "Check connection": an htmx fragment, or the page.
+			r.Post("/settings/check/{section}", s.settingsCheck) // settings_check.go
 
 			// --- More ---
 			r.Get("/more", s.more)                      // more.go

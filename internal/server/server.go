@@ -85,6 +85,12 @@ type Config struct {
 	// Alerts sends the Settings page's test alert; nil says alerts are
 	// not available.
 	Alerts AlertSender
+	// Checks are the Settings sections' "Check connection" by section
+	// name ("bitwarden", "directory"); POST /settings/check/{section}
+	// answers 404 for a section without one.
+	Checks map[string]SettingsCheck
+	// CheckTimeout bounds one check (default DefaultCheckTimeout).
+	CheckTimeout time.Duration
 }
 
 // AdminStore is what the login and setup pages need.
@@ -161,6 +167,9 @@ type Server struct {
 	streams  streams
 	previews *previewCache
 	tests    testJobs
+	// checks and checkTimeout are Config.Checks and Config.CheckTimeout.
+	checks       map[string]SettingsCheck
+	checkTimeout time.Duration
 	// storePoll is how often an event stream looks at the store for runs
 	// of other processes (tests shorten it).
 	storePoll time.Duration
@@ -208,6 +217,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.HashWait <= 0 {
 		cfg.HashWait = 3 * time.Second
 	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = DefaultCheckTimeout
+	}
 	s := &Server{
 		cfg:          cfg,
 		log:          cfg.Logger,
@@ -224,6 +236,8 @@ func New(cfg Config, st Store) (*Server, error) {
 		hashSlots:    make(chan struct{}, cfg.MaxConcurrentHashes),
 		previews:     newPreviewCache(cfg.Now),
 		storePoll:    time.Second,
+		checks:       cfg.Checks,
+		checkTimeout: cfg.CheckTimeout,
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
