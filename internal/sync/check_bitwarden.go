@@ -70,7 +70,7 @@ func (e *Engine) CheckBitwarden(ctx context.Context, s config.Settings) (*direct
 		}
 	}
 	res.Facts = append(res.Facts, directory.Fact{Label: "Members", Value: fmt.Sprintf("%s, %d linked to a directory", plural(len(members), "member", "members"), synced)})
-	groups := -1
+	var groups int
 	if gc, ok := p.(groupCounter); ok {
 		if groups, err = gc.CountGroups(ctx); err != nil {
 			return nil, fmt.Errorf("list groups: %w", err)
