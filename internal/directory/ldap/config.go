@@ -30,10 +30,12 @@
 // Not yet here: AD's in-chain rule for nested groups, AD deleted objects
 // (CN=Deleted Objects with the show-deleted control), delta reads, and a
 // test against a real AD (Samba): range retrieval is tested against a
-// minimal in-process server that answers as [MS-ADTS] describes. The source is not wired into the engine,
-// config, console or CLI yet: that comes with the plug-in registry of
-// directory types (issue 14, Deliver 1), which lets the engine build a
-// source without knowing its type by name.
+// minimal in-process server that answers as [MS-ADTS] describes.
+//
+// The package registers the directory type "ldap" (kind.go): Settings is
+// the directory.ldap section with BDC's field names (settings.go), its
+// form fields and AD presets, its filter grammar (filter.go), "Check
+// connection" (check.go) and the hints for LDAP's errors (explain.go).
 package ldap
 
 import (
@@ -43,6 +45,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dirsync/dirsync/internal/secret"
 )
 
 // Config is one LDAP directory's settings. The JSON names are BDC's, so a
@@ -65,9 +69,10 @@ type Config struct {
 	// to whoever answers.
 	SSLAllowUnauthorized bool `json:"sslAllowUnauthorized"`
 	// Username is the bind DN (or, on AD, a UPN such as
-	// reader@example.com); Password its password. Both are required.
-	Username string `json:"username"`
-	Password string `json:"password"`
+	// reader@example.com); Password its password. Both are required. The
+	// password is a secret.Secret so that printing a Config never shows it.
+	Username string        `json:"username"`
+	Password secret.Secret `json:"password"`
 	// RootPath is the base DN, e.g. dc=example,dc=com.
 	RootPath string `json:"rootPath"`
 	// AD fills the empty attribute and class fields with Active
@@ -118,8 +123,15 @@ const (
 	ADGroupNameAttribute = "name"
 	ADUserEmailAttribute = "mail"
 	ADMemberAttribute    = "member"
-	ADUserPath           = "CN=Users"
-	ADGroupPath          = "CN=Users"
+	// ADEmailPrefixAttribute is the prefix attribute BDC sets with AD on.
+	ADEmailPrefixAttribute = "sAMAccountName"
+	// ADUserPath and ADGroupPath are the paths a new AD configuration
+	// starts with. BDC fills them only when they are null
+	// (libs/utils.ts, adjustConfigForSave); an empty path searches the
+	// whole root, so Normalize leaves empty paths alone and the settings
+	// layer fills a missing one (see Settings.UnmarshalJSON).
+	ADUserPath  = "CN=Users"
+	ADGroupPath = "CN=Users"
 )
 
 const (
@@ -128,8 +140,9 @@ const (
 	defaultDialTimeout     = 30 * time.Second
 )
 
-// Normalize trims the fields and fills the empty ones with their defaults:
-// Active Directory's when AD is on, else a generic server's.
+// Normalize trims the fields and fills the empty class and attribute
+// fields with their defaults: Active Directory's when AD is on, else a
+// generic server's. Empty paths stay empty: they mean the root path.
 func (c Config) Normalize() Config {
 	for _, s := range []*string{&c.Hostname, &c.Username, &c.RootPath, &c.UserObjectClass, &c.GroupObjectClass,
 		&c.UserPath, &c.GroupPath, &c.GroupNameAttribute, &c.UserEmailAttribute, &c.MemberAttribute,
@@ -150,8 +163,10 @@ func (c Config) Normalize() Config {
 	def(&c.GroupNameAttribute, DefaultGroupNameAttribute, ADGroupNameAttribute)
 	def(&c.UserEmailAttribute, DefaultUserEmailAttribute, ADUserEmailAttribute)
 	def(&c.MemberAttribute, DefaultMemberAttribute, ADMemberAttribute)
-	def(&c.UserPath, "", ADUserPath)
-	def(&c.GroupPath, "", ADGroupPath)
+	def(&c.EmailPrefixAttribute, "", ADEmailPrefixAttribute)
+	if c.CACert = strings.TrimSpace(strings.ReplaceAll(c.CACert, "\r\n", "\n")); c.CACert != "" {
+		c.CACert += "\n"
+	}
 	if c.Port == 0 {
 		c.Port = 389
 		if c.SSL && !c.StartTLS {
@@ -184,27 +199,11 @@ func (e *ConfigError) Error() string { return e.Message }
 // Is lets errors.Is(err, ErrConfig) match.
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
 
-// Validate checks a normalised Config and returns the first problem.
+// Validate checks a normalised Config and returns the first problem (see
+// Problems for all of them).
 func (c Config) Validate() error {
-	bad := func(field, format string, a ...any) error {
-		return &ConfigError{Field: field, Message: fmt.Sprintf(format, a...)}
-	}
-	switch {
-	case c.Hostname == "":
-		return bad("hostname", "The LDAP server's host name is empty: enter the host name or address of the directory server, e.g. ldap.example.com.")
-	case strings.ContainsAny(c.Hostname, "/ ") || strings.Count(c.Hostname, ":") == 1:
-		return bad("hostname", "The LDAP host name %q is not a bare host name: enter it without a scheme, port or path (the port has its own field).", c.Hostname)
-	case c.Port < 1 || c.Port > 65535:
-		return bad("port", "The LDAP port %d is out of range: use 389 for LDAP or StartTLS, 636 for LDAPS.", c.Port)
-	case c.StartTLS && !c.SSL:
-		return bad("startTls", "StartTLS is on but SSL is off: turn SSL on too (SSL with StartTLS upgrades a plain LDAP connection; SSL alone is LDAPS).")
-	case c.Username == "" || c.Password == "":
-		return bad("username", "The bind user or password is empty: enter the DN (or, on Active Directory, the user@domain name) and password of an account that may read users and groups.")
-	}
-	if c.CACert != "" {
-		if _, err := certPool(c.CACert); err != nil {
-			return bad("caCert", "%s", err)
-		}
+	if ps := c.Problems(true); len(ps) > 0 {
+		return ps[0]
 	}
 	return nil
 }

@@ -406,7 +406,7 @@ func bindOnlyServer(t *testing.T) int {
 
 func TestCancelAndTimeLimit(t *testing.T) {
 	port := hungServer(t)
-	cfg := Config{Hostname: "127.0.0.1", Port: port, Username: "cn=x", Password: "y"}
+	cfg := Config{Hostname: "127.0.0.1", Port: port, Username: "cn=x", Password: "y", RootPath: testSuffix}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	src, _ := New(cfg, nil)

@@ -239,7 +239,7 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
 			return nil, connectError(addr+" (StartTLS)", err)
 		}
 	}
-	if err := conn.Bind(s.cfg.Username, s.cfg.Password); err != nil {
+	if err := conn.Bind(s.cfg.Username, s.cfg.Password.Reveal()); err != nil {
 		_ = conn.Close() // the error being returned is the one that matters
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -40,11 +40,11 @@ func TestSearchBase(t *testing.T) {
 func TestNormalizeAndValidate(t *testing.T) {
 	ad := Config{AD: true, Hostname: "dc1.example.com", SSL: true, Username: "r@example.com", Password: "p"}.Normalize()
 	if ad.UserObjectClass != "person" || ad.GroupObjectClass != "group" || ad.MemberAttribute != "member" ||
-		ad.UserEmailAttribute != "mail" || ad.GroupNameAttribute != "name" || ad.UserPath != "CN=Users" ||
-		ad.GroupPath != "CN=Users" || ad.Port != 636 {
+		ad.UserEmailAttribute != "mail" || ad.GroupNameAttribute != "name" || ad.UserPath != "" ||
+		ad.GroupPath != "" || ad.Port != 636 {
 		t.Errorf("AD defaults: %+v", ad)
 	}
-	gen := Config{Hostname: "h", UserPath: " ou=people ", Username: "u", Password: "p"}.Normalize()
+	gen := Config{Hostname: "h", UserPath: " ou=people ", Username: "u", Password: "p", RootPath: "dc=h"}.Normalize()
 	if gen.UserObjectClass != "inetOrgPerson" || gen.GroupObjectClass != "groupOfNames" || gen.GroupNameAttribute != "cn" ||
 		gen.UserPath != "ou=people" || gen.GroupPath != "" || gen.Port != 389 || gen.PageSize != 500 {
 		t.Errorf("generic defaults: %+v", gen)
