@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	} else if _, err := fmt.Fprint(w, ": connected\n\n"); err != nil {
 		return
 	}
+	// A page following the approval of a held run (?held=) that ended
+	// before the stream connected reloads at once.
+	if held, err := strconv.ParseInt(r.URL.Query().Get("held"), 10, 64); err == nil && held > 0 && !s.approvalGoing(r.Context(), held) {
+		if _, err := fmt.Fprintf(w, "event: done\ndata: %d\n\n", held); err != nil {
+			return
+		}
+	}
 	if err := rc.Flush(); err != nil {
 		s.log.Warn("event stream cannot flush", "err", err, "request_id", requestIDFrom(r.Context()))
 		return
@@ -73,6 +81,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-done:
 			return
+		case <-s.approvals.endedSignal():
+			// An approval ended; one refused before its run started has no
+			// engine event of its own.
+			if _, err := fmt.Fprint(w, "event: done\ndata: 0\n\n"); err != nil {
+				return
+			}
 		case <-keepAlive.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -28,89 +27,69 @@ const (
 // runApprove is POST /history/{id}/approve: push a held run once. The
 // engine re-reads the directory; when it is unchanged the held body is
 // pushed as a new run, otherwise the new plan is held again for review.
-// Either way the admin lands on the new run's page. The confirmation box
-// must be ticked (422 with the run page otherwise, nothing done).
+// That takes as long as a sync, so it runs in the background and the
+// request answers at once: 303 to the held run's page, which follows the
+// approval live (a refresh without JavaScript) and then says how it
+// ended. The confirmation box must be ticked (422 with the run page
+// otherwise, nothing done). What can be refused at once is: a run that is
+// not held (any more), an approval of it already going, another run
+// going; the engine decides again under its run lock.
 func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.heldAction(w, r, func(h *web.HeldView) { h.ApproveError = msgConfirmApprove })
 	if !ok {
 		return
 	}
-	user := sessionFrom(r).user
-	// The approval re-reads the directory and pushes, which can take
-	// minutes: it runs in the background, and the push must not stop
-	// halfway because the browser went away. A quick answer (a refusal,
-	// a small org) is shown as the outcome; a longer one sends the admin
-	// to the approval run's page, which follows it live.
-	ctx := context.WithoutCancel(r.Context())
-	events, unsubscribe := s.engine.Subscribe()
-	defer unsubscribe()
-	ended := make(chan approveOutcome, 1)
-	remote := remoteAddr(r)
-	go func() {
-		res, err := s.engine.Approve(ctx, store.DefaultProfile, id, s.consoleActor(user))
-		ended <- approveOutcome{res, err}
-	}()
-	var (
-		res      *dsync.Result
-		err      error
-		approval int64
-		grace    <-chan time.Time
-	)
-wait:
-	for {
-		select {
-		case o := <-ended:
-			res, err = o.res, o.err
-			break wait
-		case ev := <-events:
-			if approval == 0 && ev.Phase == "start" && ev.RunID != 0 && s.isApprovalOf(ctx, ev.RunID, id) {
-				approval, grace = ev.RunID, time.After(approveAnswerWithin)
-			}
-		case <-grace:
-			go s.auditApprovalWhenDone(ended, user, remote, id)
-			s.flash(r, web.FlashInfo, fmt.Sprintf("Approving run %d: run %d is reading the directory and pushing; this page follows it.", id, approval))
-			s.redirect(w, r, fmt.Sprintf("/history/%d", approval))
-			return
-		}
-	}
-	if err == nil && res == nil {
-		err = errors.New("the engine returned no run")
-	}
 	back := fmt.Sprintf("/history/%d", id)
-	switch {
-	case err == nil && res.Run.Status == store.StatusHeld:
-		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", id, res.Run.ID))
-		s.flash(r, web.FlashInfo, dsync.ApprovalOutcome(id, res))
-		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
-	case err == nil && res.Run.Status != store.StatusSuccess:
-		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d; not pushed, run %d ended %s", id, res.Run.ID, res.Run.Status))
-		s.flash(r, web.FlashInfo, dsync.ApprovalOutcome(id, res))
-		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
-	case err == nil:
-		s.addAudit(r, user, "run.approved", fmt.Sprintf("run %d, pushed as run %d", id, res.Run.ID))
-		s.flash(r, web.FlashSuccess, dsync.ApprovalOutcome(id, res))
-		s.redirect(w, r, fmt.Sprintf("/history/%d", res.Run.ID))
-	case errors.Is(err, dsync.ErrLocked):
+	if j := s.approvals.get(id); j != nil && !j.finished() {
+		s.flash(r, web.FlashInfo, fmt.Sprintf("Run %d is already being approved (by %s); this page follows it.", id, j.user))
+		s.redirect(w, r, back)
+		return
+	}
+	run, ok := s.loadRun(w, r, id)
+	if !ok {
+		return
+	}
+	if run.Status != store.StatusHeld {
+		s.flash(r, web.FlashError, fmt.Sprintf("Run %d was not approved: run %d is %s.", id, id, run.Status))
+		s.redirect(w, r, back)
+		return
+	}
+	running, err := s.runningAnywhere(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if running {
 		s.flash(r, web.FlashError, fmt.Sprintf("A sync is running right now, so run %d was not approved. Approve it when that sync has ended.", id))
 		s.redirect(w, r, back)
-	case errors.Is(err, dsync.ErrNotHeld):
-		s.flash(r, web.FlashError, fmt.Sprintf("Run %d was not approved: %s.", id, err))
-		s.redirect(w, r, back)
-	case res != nil && res.Run.ID != 0:
-		// The approval run was recorded and failed: the held run stays held.
-		s.log.Warn("approval failed", "run", id, "approval_run", res.Run.ID, "err", err, "request_id", requestIDFrom(r.Context()))
-		s.flash(r, web.FlashError, fmt.Sprintf("Approving run %d failed in run %d, so it is still held: %s", id, res.Run.ID, err))
-		s.redirect(w, r, back)
-	default:
-		s.log.Warn("approval failed", "run", id, "err", err, "request_id", requestIDFrom(r.Context()))
-		s.flash(r, web.FlashError, fmt.Sprintf("Run %d was not approved: %s", id, err))
-		s.redirect(w, r, back)
+		return
 	}
+	user := sessionFrom(r).user
+	remote := remoteAddr(r)
+	// The push must not stop halfway because the browser went away.
+	ctx := context.WithoutCancel(r.Context())
+	reqID := requestIDFrom(r.Context())
+	// A second approval that slipped past the check above is sent to the
+	// first one (start starts none). No flash: the page shows the
+	// approval going on, then how it ended.
+	s.approvals.start(id, user,
+		func() approveOutcome {
+			res, err := s.engine.Approve(ctx, store.DefaultProfile, id, s.consoleActor(user))
+			return approveOutcome{res, err}
+		},
+		func(j *approvalJob) {
+			if j.outcome.err != nil {
+				s.log.Warn("approval failed", "run", id, "err", j.outcome.err, "request_id", reqID)
+			}
+			if detail := approvalAudit(id, j.outcome); detail != "" {
+				e := store.AuditEntry{At: s.now(), Actor: user, Action: "run.approved", Detail: detail, RemoteAddr: remote}
+				if err := s.audit.AddAudit(context.Background(), e); err != nil {
+					s.log.Error("write audit entry", "action", e.Action, "err", err)
+				}
+			}
+		})
+	s.redirect(w, r, back)
 }
-
-// approveAnswerWithin is how long an approval may take before the request
-// answers with its running page instead of its outcome.
-const approveAnswerWithin = 2 * time.Second
 
 // isApprovalOf reports whether run was created to approve held run id
 // (the engine notes it in the run's warnings when it records the run).
@@ -125,32 +104,6 @@ func (s *Server) isApprovalOf(ctx context.Context, run, held int64) bool {
 		}
 	}
 	return false
-}
-
-// approveOutcome is what a background approval ended with.
-type approveOutcome struct {
-	res *dsync.Result
-	err error
-}
-
-// auditApprovalWhenDone records an approval that outlived its request.
-func (s *Server) auditApprovalWhenDone(ended <-chan approveOutcome, user, remote string, held int64) {
-	o := <-ended
-	var detail string
-	switch {
-	case o.err == nil && o.res != nil && o.res.Run.Status == store.StatusHeld:
-		detail = fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", held, o.res.Run.ID)
-	case o.err == nil && o.res != nil:
-		detail = fmt.Sprintf("run %d, pushed as run %d", held, o.res.Run.ID)
-	case o.res != nil && o.res.Run.ID != 0:
-		detail = fmt.Sprintf("run %d; the approval run %d failed, so it is still held: %v", held, o.res.Run.ID, o.err)
-	default:
-		detail = fmt.Sprintf("run %d; not approved: %v", held, o.err)
-	}
-	e := store.AuditEntry{At: s.now(), Actor: user, Action: "run.approved", Detail: detail, RemoteAddr: remote}
-	if err := s.audit.AddAudit(context.Background(), e); err != nil {
-		s.log.Error("write audit entry", "action", e.Action, "err", err)
-	}
 }
 
 // runDiscard is POST /history/{id}/discard: drop a held run; nothing of it
@@ -248,6 +201,9 @@ func (s *Server) runPageView(ctx context.Context, run store.Run) web.RunView {
 		v.Held = s.heldView(ctx, run, v)
 	case store.StatusApproved, store.StatusDiscarded:
 		v.Resolution = resolutionView(run)
+	}
+	if s.engine != nil && (v.Held != nil || v.Resolution != nil) {
+		v.Approval = s.approvalView(ctx, run)
 	}
 	return v
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -104,6 +106,25 @@ func (h *heldEnv) follow(t *testing.T, path string, form url.Values, want string
 	return h.get(h.c, r.Header.Get("Location"))
 }
 
+// approve posts a confirmed approval of id, wants the immediate 303 to
+// the held run's page, waits for the background approval to end and
+// returns that page.
+func (h *heldEnv) approve(t *testing.T, id int64) *goquery.Document {
+	t.Helper()
+	r := h.post(h.c, h.path(id, "approve"), confirmed)
+	wantStatus(t, r, http.StatusSeeOther)
+	wantLocation(t, r, h.path(id, ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.srv.approvals.wait(ctx, id)
+	return h.get(h.c, h.path(id, "")).doc(t)
+}
+
+// outcome is the held run page's note on how its approval ended.
+func outcome(d *goquery.Document) string {
+	return strings.TrimSpace(testid(d, "approval-outcome").Text())
+}
+
 // audits returns the audit entries with action.
 func (h *heldEnv) audits(t *testing.T, action string) []store.AuditEntry {
 	t.Helper()
@@ -191,18 +212,18 @@ func TestApproveHeldRun(t *testing.T) {
 
 	var pushed int64
 	t.Run("approve", func(t *testing.T) {
-		r := h.post(h.c, h.path(h.held, "approve"), confirmed)
-		wantStatus(t, r, http.StatusSeeOther)
+		d := h.approve(t, h.held)
 		last, err := h.st.LastRun(context.Background(), store.DefaultProfile)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pushed = last.ID
-		wantLocation(t, r, h.path(pushed, ""))
-		d := h.get(h.c, h.path(pushed, "")).doc(t)
 		want := fmt.Sprintf("Run %d approved: pushed as run %d.", h.held, pushed)
-		if got := testid(d, "flash-success").Text(); got != want {
-			t.Errorf("flash %q, want %q", got, want)
+		if got := outcome(d); !strings.HasPrefix(got, want) || testid(d, "approval-outcome").AttrOr("data-kind", "") != "success" {
+			t.Errorf("outcome %q, want %q", got, want)
+		}
+		if href := testid(d, "approval-run").AttrOr("href", ""); href != h.path(pushed, "") {
+			t.Errorf("the outcome links to %q", href)
 		}
 		if last.Status != store.StatusSuccess || last.Trigger != dsync.TriggerApproval {
 			t.Errorf("approval run %s/%s %s", last.Trigger, last.Status, last.Error)
@@ -324,8 +345,7 @@ func TestDiscardHeldRun(t *testing.T) {
 func TestApproveChangedDirectoryHoldsAgain(t *testing.T) {
 	h := newHeldEnv(t)
 	h.deprovision(t, 1)
-	r := h.post(h.c, h.path(h.held, "approve"), confirmed)
-	wantStatus(t, r, http.StatusSeeOther)
+	d := h.approve(t, h.held)
 	last, err := h.st.LastRun(context.Background(), store.DefaultProfile)
 	if err != nil {
 		t.Fatal(err)
@@ -333,12 +353,14 @@ func TestApproveChangedDirectoryHoldsAgain(t *testing.T) {
 	if last.Status != store.StatusHeld || last.ID == h.held {
 		t.Fatalf("latest run %d %s, want a new held run", last.ID, last.Status)
 	}
-	wantLocation(t, r, h.path(last.ID, ""))
-	d := h.get(h.c, h.path(last.ID, "")).doc(t)
 	want := fmt.Sprintf("The directory changed since run %d was held; the new plan was held again as run %d — review it.", h.held, last.ID)
-	if got := testid(d, "flash-info").Text(); got != want {
-		t.Errorf("flash %q, want %q", got, want)
+	if got := outcome(d); !strings.HasPrefix(got, want) {
+		t.Errorf("outcome %q, want %q", got, want)
 	}
+	if href := testid(d, "approval-run").AttrOr("href", ""); href != h.path(last.ID, "") {
+		t.Errorf("the outcome links to %q", href)
+	}
+	d = h.get(h.c, h.path(last.ID, "")).doc(t)
 	if got := strings.TrimSpace(testid(d, "held-removals").Text()); got != "11" {
 		t.Errorf("new held run removes %q, want 11", got)
 	}
@@ -363,11 +385,14 @@ func TestApproveRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer lock.Release(ctx)
-		for _, a := range []string{"approve", "discard"} {
-			d := h.follow(t, h.path(h.held, a), confirmed, h.path(h.held, "")).doc(t)
-			if got := testid(d, "flash-error").Text(); !strings.Contains(got, "A sync is running right now") {
-				t.Errorf("%s: flash %q", a, got)
-			}
+		d := h.follow(t, h.path(h.held, "discard"), confirmed, h.path(h.held, "")).doc(t)
+		if got := testid(d, "flash-error").Text(); !strings.Contains(got, "A sync is running right now") {
+			t.Errorf("discard: flash %q", got)
+		}
+		// The lock is not a run in the history, so the approval starts
+		// and the engine refuses it under the lock.
+		if got := outcome(h.approve(t, h.held)); !strings.Contains(got, "A sync is running right now") {
+			t.Errorf("approve: outcome %q", got)
 		}
 		if h.getRun(t, h.held).Status != store.StatusHeld {
 			t.Fatal("the held run changed while the lock was taken")
@@ -375,8 +400,7 @@ func TestApproveRefusals(t *testing.T) {
 	})
 	t.Run("push fails", func(t *testing.T) {
 		h.bw.FailImport(1, http.StatusBadRequest, "You cannot import this much data at once.")
-		d := h.follow(t, h.path(h.held, "approve"), confirmed, h.path(h.held, "")).doc(t)
-		got := testid(d, "flash-error").Text()
+		got := outcome(h.approve(t, h.held))
 		if !strings.Contains(got, fmt.Sprintf("Approving run %d failed in run", h.held)) || !strings.Contains(got, "still held") ||
 			!strings.Contains(got, "You cannot import this much data at once.") {
 			t.Errorf("flash %q", got)
@@ -395,9 +419,8 @@ func TestApproveRefusals(t *testing.T) {
 		if err := h.st.FinishRun(ctx, newer); err != nil {
 			t.Fatal(err)
 		}
-		d := h.follow(t, h.path(h.held, "approve"), confirmed, h.path(h.held, "")).doc(t)
 		want := fmt.Sprintf("run %d is not the latest held run (run %d is)", h.held, newer.ID)
-		if got := testid(d, "flash-error").Text(); !strings.Contains(got, want) {
+		if got := outcome(h.approve(t, h.held)); !strings.Contains(got, want) {
 			t.Errorf("flash %q, want it to say %q", got, want)
 		}
 	})
@@ -464,36 +487,98 @@ func TestMembershipHeldRunPageListsGroups(t *testing.T) {
 	}
 }
 
-// TestApproveRunsInBackground holds the approval at its Bitwarden read:
-// the POST answers anyway, on the approval run's page, which shows it
-// running; once it ends, the run has pushed and the audit log says so.
+// TestApproveRunsInBackground holds the approval at its Bitwarden read
+// (a slow Bitwarden): the POST answers at once with the held run's page,
+// which follows the approval (live, and a refresh without JavaScript) and
+// offers no second approval; a second POST starts none; once the push
+// has gone through, the page says how it ended and the audit log has it.
 func TestApproveRunsInBackground(t *testing.T) {
 	h := newHeldEnv(t)
 	h.closeGate()
+	defer h.openGate()
+	start := time.Now()
 	r := h.post(h.c, h.path(h.held, "approve"), confirmed)
 	wantStatus(t, r, http.StatusSeeOther)
-	last, err := h.st.LastRun(context.Background(), store.DefaultProfile)
+	wantLocation(t, r, h.path(h.held, ""))
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("the approval POST took %s", el)
+	}
+	j := h.srv.approvals.get(h.held)
+	if j == nil || j.finished() {
+		t.Fatal("no approval going on after the POST")
+	}
+	d := h.get(h.c, h.path(h.held, "")).doc(t)
+	if testid(d, "approval-running").Length() != 1 || !hasRefresh(d) {
+		t.Fatalf("the held run's page does not follow the approval:\n%.3000s", d.Text())
+	}
+	if src := testid(d, "approval-live").AttrOr("sse-connect", ""); src != fmt.Sprintf("/events?held=%d", h.held) {
+		t.Errorf("the page listens to %q", src)
+	}
+	if testid(d, "approve-form").Length() != 0 {
+		t.Error("the page offers a second approval while one goes")
+	}
+	r = h.post(h.c, h.path(h.held, "approve"), confirmed)
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := testid(h.get(h.c, r.Header.Get("Location")).doc(t), "flash-info").Text(); !strings.Contains(got, "already being approved") {
+		t.Errorf("second approval: flash %q", got)
+	}
+	if h.srv.approvals.get(h.held) != j {
+		t.Error("a second approval started")
+	}
+	if n := len(h.bw.Imports()); n != h.imports {
+		t.Fatalf("%d imports before the gate opened", n)
+	}
+	h.openGate()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.srv.approvals.wait(ctx, h.held)
+	last, err := h.st.LastRun(ctx, store.DefaultProfile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last.Status != store.StatusRunning || last.ID == h.held {
-		t.Fatalf("latest run %d %s, want the approval running", last.ID, last.Status)
+	if last.Status != store.StatusSuccess || last.Trigger != dsync.TriggerApproval {
+		t.Fatalf("approval run %s/%s %s", last.Trigger, last.Status, last.Error)
 	}
-	wantLocation(t, r, h.path(last.ID, ""))
-	d := h.get(h.c, h.path(last.ID, "")).doc(t)
-	if testid(d, "run-live").Length() != 1 || !hasRefresh(d) {
-		t.Error("the running approval's page does not follow it")
+	d = h.get(h.c, h.path(h.held, "")).doc(t)
+	if got, want := outcome(d), fmt.Sprintf("Run %d approved: pushed as run %d.", h.held, last.ID); !strings.HasPrefix(got, want) {
+		t.Errorf("outcome %q, want %q", got, want)
 	}
-	if got := testid(d, "flash-info").Text(); !strings.Contains(got, "this page follows it") {
-		t.Errorf("flash %q", got)
+	if testid(d, "approval-running").Length() != 0 {
+		t.Error("the page still shows the approval running")
 	}
-	h.openGate()
-	h.waitRunsDone(t, 3)
-	if got := h.getRun(t, last.ID); got.Status != store.StatusSuccess {
-		t.Fatalf("approval run %s %s", got.Status, got.Error)
+	if n := len(h.bw.Imports()); n != h.imports+1 {
+		t.Errorf("%d imports, want one more than %d", n, h.imports)
 	}
-	dashWait(t, "the approval's audit entry", func() bool {
-		a := h.audits(t, "run.approved")
-		return len(a) == 1 && a[0].Detail == fmt.Sprintf("run %d, pushed as run %d", h.held, last.ID)
-	})
+	a := h.audits(t, "run.approved")
+	if len(a) != 1 || a[0].Detail != fmt.Sprintf("run %d, pushed as run %d", h.held, last.ID) {
+		t.Errorf("audit %+v", a)
+	}
+}
+
+// TestApproveEventsSayDone: a page that follows an approval which ended
+// before its event stream connected is told "done" at once, so it never
+// shows "Approving…" for good.
+func TestApproveEventsSayDone(t *testing.T) {
+	h := newHeldEnv(t)
+	h.approve(t, h.held)
+	req, err := http.NewRequest("GET", h.ts.URL+fmt.Sprintf("/events?held=%d", h.held), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := h.c.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 4096)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "event: done") {
+		n, err := res.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stream ended without done: %v; read %q", err, got.String())
+		}
+	}
 }

@@ -167,6 +167,8 @@ type Server struct {
 	streams  streams
 	previews *previewCache
 	tests    testJobs
+	// approvals are this process's background approvals of held runs.
+	approvals approvals
 	// checks and checkTimeout are Config.Checks and Config.CheckTimeout.
 	checks       map[string]SettingsCheck
 	checkTimeout time.Duration
@@ -237,6 +239,7 @@ func New(cfg Config, st Store) (*Server, error) {
 		previews:     newPreviewCache(cfg.Now),
 		storePoll:    time.Second,
 		checks:       cfg.Checks,
+		approvals:    approvals{now: cfg.Now},
 		checkTimeout: cfg.CheckTimeout,
 	}
 	if cfg.PublicURL != "" {
