@@ -56,7 +56,11 @@ func addServerFacts(v *web.OrgDiffView, d *dsync.OrgDiff) {
 			}
 		}
 	}
-	v.Counts = append(v.Counts, web.Count{Key: "cannot-remove", Label: "Sync cannot remove", Value: itoa(n.CannotRemove)})
+	// Only when there are some: the notice above the changes then says
+	// who and why they stay; a zero would be a tile for nothing.
+	if n.CannotRemove > 0 {
+		v.Counts = append(v.Counts, web.Count{Key: "cannot-remove", Label: "Sync cannot remove", Value: itoa(n.CannotRemove)})
+	}
 	if n.Relinks > 0 {
 		v.Counts = append(v.Counts, web.Count{Key: "relinks", Label: "Re-created accounts", Value: itoa(n.Relinks)})
 		l := web.ChangeList{Key: "relinks", Title: "Re-created accounts: one member, now linked to the new Okta account", Count: n.Relinks}

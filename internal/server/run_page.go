@@ -132,6 +132,9 @@ func runVerdict(run store.Run, ch *dsync.Changes) web.Verdict {
 		{Key: "users", Label: pluralWord(c.Users, "user read", "users read"), Value: itoa(c.Users)},
 		{Key: "groups", Label: pluralWord(c.Groups, "group", "groups"), Value: itoa(c.Groups)},
 	}
+	// No zero in the numbers line: a run that failed before reading read
+	// nothing, it did not read "0 users"; groups off is not "0 groups".
+	numbers = nonZero(numbers)
 	what := ""
 	if ch != nil && ch.Bitwarden != nil {
 		numbers = append(numbers, orgNumbers(ch.Bitwarden.Counts)...)
@@ -217,7 +220,7 @@ func runView(run store.Run) web.RunView {
 	if c.Batches > 0 && (c.PushedMembers > 0 || c.PushedGroups > 0) {
 		v.Counts = append(v.Counts, web.Count{Key: "push-kind", Label: "Sent", Value: pushKind(c)})
 	}
-	v.Counts = nonZero(v.Counts, "users", "groups")
+	v.Counts = nonZero(v.Counts)
 	var rec *dsync.Changes
 	if len(run.Changes) > 0 {
 		var ch dsync.Changes

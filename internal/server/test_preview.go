@@ -314,7 +314,7 @@ func buildPreview(res *dsync.Result, runErr error, shown config.Settings, unsave
 		{Key: "okta-requests", Label: "Okta requests", Value: itoa(res.Stats.Requests)},
 		{Key: "read-time", Label: "Read time", Value: formatDuration(readTime)},
 	}
-	p.counts = nonZero(p.counts, "users", "groups")
+	p.counts = nonZero(p.counts)
 	p.warnings, p.warningsTotal = capWarnings(res.Run.Warnings)
 	names := userNames(plan.Users)
 	if res.Changes != nil {
@@ -342,6 +342,7 @@ func testVerdict(res *dsync.Result, users, groups int) web.Verdict {
 		{Key: "users", Label: pluralWord(users, "user read", "users read"), Value: itoa(users)},
 		{Key: "groups", Label: pluralWord(groups, "group", "groups"), Value: itoa(groups)},
 	}
+	numbers = nonZero(numbers) // no zero in the numbers line
 	switch {
 	case res.Plan.SkipPush:
 		return web.Verdict{Kind: web.VerdictWarn, Numbers: numbers,
