@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/alert"
+	"github.com/dirsync/dirsync/internal/bdc"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -27,16 +28,44 @@ func (e *env) engine(st *store.Store) *dsync.Engine {
 }
 
 func (e *env) configCmd() *cobra.Command {
+	var from fromBDC
 	imp := &cobra.Command{
 		Use:   "import FILE|-",
-		Short: "Validate and save settings from a JSON file (- reads stdin)",
+		Short: "Validate and save settings from a JSON file (- reads stdin), or from Directory Connector's data.json",
 		Long: `Validate and save settings from a JSON file (- reads stdin).
 
 Every field is checked and nothing is stored if any is wrong; each message
 names the field and what to do. A secret given as "[REDACTED]" (as
-'config export' prints it) or left out keeps the stored one.`,
-		Args: exactArgs("FILE (or - for stdin)"),
-		RunE: func(_ *cobra.Command, args []string) error { return e.configImport(args[0]) },
+'config export' prints it) or left out keeps the stored one.
+
+With --from-bdc PATH, the settings come from Bitwarden Directory
+Connector's data.json instead (its Okta or LDAP / Active Directory
+configuration, sync options, server and organization), converted and then
+checked like any import. It prints what it took and what it left out.
+Directory Connector keeps secrets in the OS keychain unless
+BITWARDENCLI_CONNECTOR_PLAINTEXT_SECRETS was set; those it cannot read are
+asked for on a terminal, or given with the flags below (better: their
+environment twins, which no other user sees in the process list).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if from.path != "" {
+				return noArgs(cmd, args)
+			}
+			return exactArgs("FILE (or - for stdin)")(cmd, args)
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			if from.path != "" {
+				return e.configImportBDC(&from)
+			}
+			return e.configImport(args[0])
+		},
+	}
+	f := imp.Flags()
+	f.StringVar(&from.path, "from-bdc", "", "read Directory Connector's data.json (see the README, \"Moving from BDC\")")
+	from.secrets = map[string]*string{}
+	for _, sec := range bdc.Secrets() {
+		v := new(string)
+		from.secrets[sec.Path] = v
+		f.StringVar(v, strings.TrimPrefix(sec.Flag, "--"), "", "with --from-bdc: "+sec.Name+", when data.json does not hold it")
 	}
 	exp := &cobra.Command{
 		Use:   "export",
@@ -59,6 +88,12 @@ func (e *env) configImport(file string) error {
 		defer func() { _ = f.Close() }() // only read
 		r = f
 	}
+	return e.importSettings(r)
+}
+
+// importSettings is the one path every import takes: parse, carry the
+// kept secrets, validate everything, save.
+func (e *env) importSettings(r io.Reader) error {
 	s, keep, err := config.ParseFileKeep(r)
 	if err != nil {
 		return &exitError{code: exitBadConf, err: fmt.Errorf("%w\nnothing was saved", err)}

@@ -76,6 +76,9 @@ func TestPackageImports(t *testing.T) {
 			func(i string) bool {
 				return i != "internal/directory" && i != "internal/directory/okta/oauthkey" && i != "internal/config" && i != "internal/secret" && i != "migrations"
 			}},
+		{"the BDC converter knows only the settings",
+			func(p string) bool { return p == "internal/bdc" },
+			func(i string) bool { return i != "internal/config" && i != "internal/secret" }},
 		{"the directory model imports only the secret type",
 			func(p string) bool { return p == "internal/directory" },
 			func(i string) bool { return i != "internal/secret" }},
