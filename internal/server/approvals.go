@@ -61,7 +61,8 @@ type approvals struct {
 
 // start runs approve in the background unless an approval of held is
 // already going, which it returns with started false. onEnd runs on the
-// job's goroutine once the outcome is known.
+// job's goroutine once the outcome is known, before the job counts as
+// finished.
 func (a *approvals) start(held int64, user string, approve func() approveOutcome, onEnd func(*approvalJob)) (*approvalJob, bool) {
 	now := a.now()
 	a.mu.Lock()
@@ -80,19 +81,22 @@ func (a *approvals) start(held int64, user string, approve func() approveOutcome
 	j := &approvalJob{held: held, user: user, started: now, done: make(chan struct{})}
 	a.jobs[held] = j
 	go func() {
-		o := approve()
+		// Nobody reads the outcome before done is closed; onEnd (the
+		// audit entry) runs first, so whoever sees the approval ended also
+		// sees its audit entry.
+		j.outcome = approve()
+		if onEnd != nil {
+			onEnd(j)
+		}
 		ended := a.now()
 		a.mu.Lock()
-		j.outcome, j.ended = o, ended
+		j.ended = ended
 		close(j.done)
 		if a.signal != nil {
 			close(a.signal)
 			a.signal = nil
 		}
 		a.mu.Unlock()
-		if onEnd != nil {
-			onEnd(j)
-		}
 	}()
 	return j, true
 }
