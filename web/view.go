@@ -165,6 +165,13 @@ type SettingsForm struct {
 	// Checks are "Check connection" results by section, shown in place
 	// when the check was posted without JavaScript.
 	Checks map[string]*CheckView
+	// FirstRun is set while no settings were ever saved: the page starts
+	// with what the admin needs (Needs) and the focus in the first field.
+	FirstRun bool
+	Needs    []string
+	// NextStep is set once settings are saved but nothing was run or
+	// tested yet: the page offers "Run a test".
+	NextStep bool
 }
 
 // AdvancedOpen reports whether the Advanced section must be open because

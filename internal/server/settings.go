@@ -56,5 +56,29 @@ func (s *Server) settingsShow(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, s.settingsPage(r, stored), web.SettingsPage(settingsView(stored.Settings)))
+	v := settingsView(stored.Settings)
+	s.guideFirstRun(r, stored, &v)
+	s.render(w, r, http.StatusOK, s.settingsPage(r, stored), web.SettingsPage(v))
+}
+
+// firstRunNeeds is what an admin needs at hand for a first setup.
+var firstRunNeeds = []string{
+	"Your Okta org URL (https://acme.okta.com) and an Okta API token — or, instead of the token, an OAuth API Services app with its client ID and private key.",
+	"Your Bitwarden organization's API key: client id and client secret (Bitwarden admin console → Settings → Organization info → View API key), and whether the organization is on the US or EU cloud or self-hosted.",
+}
+
+// guideFirstRun marks the form of a first run (nothing saved yet: what
+// you need, focus in the first field) or of a setup that was saved but
+// never tried (the next step is a test).
+func (s *Server) guideFirstRun(r *http.Request, stored storedSettings, v *web.SettingsForm) {
+	if !stored.Found {
+		v.FirstRun, v.Needs = true, firstRunNeeds
+		return
+	}
+	if _, _, tested := s.previews.latest(sessionFrom(r).user); tested || s.tests.current(store.DefaultProfile) != nil {
+		return
+	}
+	if _, total, err := s.runs.ListRuns(r.Context(), store.DefaultProfile, 1, 0); err == nil && total == 0 {
+		v.NextStep = true
+	}
 }

@@ -1,5 +1,6 @@
 // dirsync's only script of its own: times in the browser's local zone,
-// and the focus on a form's error summary.
+// the focus on a form's error summary, or in the first field of an
+// empty form.
 // Every <time data-local> is rendered in UTC by the server (so pages read
 // the same without JavaScript); this shows it in local time with how long
 // ago it was, and keeps the UTC time in the tooltip.
@@ -41,7 +42,15 @@
     // A form sent back with errors: move the focus to its summary, so a
     // keyboard or screen-reader user starts at the list of what to fix.
     var summary = document.querySelector("[data-focus-on-load]");
-    if (summary) summary.focus();
+    if (summary) {
+      summary.focus();
+    } else {
+      // An empty form to fill in (Settings on a first run): start in its
+      // first field.
+      var form = document.querySelector("[data-focus-first]");
+      var first = form && form.querySelector("input:not([type=hidden]):not([disabled]), select, textarea");
+      if (first) first.focus();
+    }
   });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
   // The relative hints age; refresh them every half minute.
