@@ -14,6 +14,9 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+
+	// Every directory type, linked in (each registers itself).
+	_ "github.com/dirsync/dirsync/internal/directory/all"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -17,6 +17,8 @@ import (
 	"github.com/dirsync/dirsync/internal/alert"
 	"github.com/dirsync/dirsync/internal/auth"
 	"github.com/dirsync/dirsync/internal/demo"
+	// Every directory type, linked in (each registers itself).
+	_ "github.com/dirsync/dirsync/internal/directory/all"
 	"github.com/dirsync/dirsync/internal/metrics"
 	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/server"
@@ -97,7 +99,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.Metrics = metrics.New()
 	a.Alerts = alert.New(st, opts.PublicURL, opts.Logger)
-	a.Engine.OktaObserver = a.Metrics.ObserveOkta
+	a.Engine.DirectoryObserver = a.Metrics.ObserveDirectory
 	a.Engine.BitwardenObserver = a.Metrics.ObserveBitwarden
 	a.Engine.OnFinish = append(a.Engine.OnFinish, a.Metrics.OnFinish, a.Alerts.OnFinish)
 	if state, err := st.GetSyncState(ctx, store.DefaultProfile); err == nil && state.LastSuccessAt != nil {

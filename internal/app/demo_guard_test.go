@@ -11,6 +11,7 @@ import (
 	"github.com/dirsync/dirsync/internal/auth"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/demo"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -26,8 +27,8 @@ func TestDemoRefusesARealDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	real := config.Defaults()
-	real.Directory.Okta.OrgURL = "https://acme.okta.com"
-	real.Directory.Okta.Token = "00real-okta-token-value"
+	config.Edit(&real.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme.okta.com" })
+	config.Edit(&real.Directory, func(o *okta.Settings) { o.Token = "00real-okta-token-value" })
 	real.Bitwarden.ClientID = "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"
 	real.Bitwarden.ClientSecret = "real-bitwarden-secret"
 	real.Normalize()
@@ -47,7 +48,7 @@ func TestDemoRefusesARealDatabase(t *testing.T) {
 	}
 	got, err := st.LoadSettings(ctx, store.DefaultProfile)
 	st.Close()
-	if err != nil || got.Directory.Okta.OrgURL != "https://acme.okta.com" || got.Directory.Okta.Token.Reveal() != "00real-okta-token-value" ||
+	if err != nil || okta.Of(got.Directory).OrgURL != "https://acme.okta.com" || okta.Of(got.Directory).Token.Reveal() != "00real-okta-token-value" ||
 		got.Bitwarden.ClientSecret.Reveal() != "real-bitwarden-secret" {
 		t.Fatalf("the real settings changed: %+v (%v)", got, err)
 	}

@@ -74,11 +74,20 @@ func TestPackageImports(t *testing.T) {
 		{"config and the store stay at the bottom",
 			func(p string) bool { return p == "internal/config" || p == "internal/store" },
 			func(i string) bool {
-				return i != "internal/directory" && i != "internal/directory/okta/oauthkey" && i != "internal/config" && i != "internal/secret" && i != "migrations"
+				return i != "internal/directory" && i != "internal/config" && i != "internal/secret" && i != "migrations"
 			}},
 		{"the BDC converter knows only the settings",
 			func(p string) bool { return p == "internal/bdc" },
 			func(i string) bool { return i != "internal/config" && i != "internal/secret" }},
+		{"only the type packages, internal/directory/all, the demo and the fakes know a directory type by name (docs/architecture.md, Adding a directory type)",
+			func(p string) bool {
+				return p == "internal/config" || p == "internal/store" || p == "internal/sync" || p == "internal/metrics" ||
+					p == "internal/schedule" || p == "internal/alert" || p == "cmd/dirsync"
+			},
+			func(i string) bool { return under(i, "internal/directory/okta") || under(i, "internal/directory/ldap") }},
+		{"the fake directory type is for tests only",
+			func(string) bool { return true },
+			func(i string) bool { return i == "internal/directory/dirtest" }},
 		{"the directory model imports only the secret type",
 			func(p string) bool { return p == "internal/directory" },
 			func(i string) bool { return i != "internal/secret" }},

@@ -331,7 +331,7 @@ func (c *converter) directory() error {
 
 func (c *converter) okta(cfg map[string]any) {
 	sec := map[string]any{}
-	c.r.doc["directory"] = map[string]any{"type": config.DirectoryTypeOkta, "okta": sec}
+	c.r.doc["directory"] = map[string]any{"type": "okta", "okta": sec} // the Okta type's name and section (internal/directory/okta)
 	c.took("directory: Okta")
 	if u, _ := cfg["orgUrl"].(string); u != "" {
 		sec["orgUrl"] = u

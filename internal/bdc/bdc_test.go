@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 )
 
 func convertFile(t *testing.T, name string, o Options) *Result {
@@ -163,7 +164,7 @@ func TestConvertFillsAndImports(t *testing.T) {
 	if err := s.Validate(true); err != nil {
 		t.Fatal(err)
 	}
-	if s.Directory.Okta.Token.Reveal() != "tok" || s.Bitwarden.ClientSecret.Reveal() != "sec" || s.Sync.IntervalMinutes != 60 ||
+	if okta.Of(s.Directory).Token.Reveal() != "tok" || s.Bitwarden.ClientSecret.Reveal() != "sec" || s.Sync.IntervalMinutes != 60 ||
 		!s.Sync.RemoveDisabled || s.Sync.GroupFilter != `include:Engineering,Sales | type eq "OKTA_GROUP"` || s.Bitwarden.Server != "us" {
 		t.Errorf("imported %+v", s)
 	}

@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/directory/okta/oauthkey"
 	"github.com/dirsync/dirsync/internal/secret"
 )
 
@@ -99,41 +98,6 @@ func threshold(abs int, pct float64, base int) (int, bool) {
 	return limit, on
 }
 
-// Directory selects and configures the directory source.
-type Directory struct {
-	Type string `json:"type"`
-	Okta Okta   `json:"okta"`
-}
-
-// Okta holds the Okta connection.
-type Okta struct {
-	OrgURL string `json:"orgUrl"`
-	// Token is the SSWS API token. Write-only: never shown, never logged.
-	// Either Token or ClientID + PrivateKey (an OAuth 2.0 service app).
-	Token Secret `json:"token"`
-	// ClientID is the client ID of an OAuth 2.0 "API Services" app.
-	ClientID string `json:"clientId,omitempty"`
-	// PrivateKey is that app's private key in PEM (PKCS#8, PKCS#1 RSA or
-	// EC P-256). Write-only like the token.
-	PrivateKey Secret `json:"privateKey"`
-	// KeyID is the key's kid in the app, optional (needed when the app
-	// has more than one key).
-	KeyID string `json:"keyId,omitempty"`
-	// Concurrency bounds parallel member reads (default 4).
-	Concurrency int `json:"concurrency,omitempty"`
-	// RateLimitShare is the share (0–1] of each Okta rate-limit bucket
-	// dirsync may use (default 0.5).
-	RateLimitShare float64 `json:"rateLimitShare,omitempty"`
-	// FullReadHours forces a full read — every user (ignoring the user
-	// cache's delta) and every group's members (ignoring the membership
-	// cache) — and a full push at least this often (default 24).
-	FullReadHours int `json:"fullReadHours,omitempty"`
-}
-
-// UsesOAuth reports whether the settings name an OAuth service app
-// rather than an API token.
-func (o Okta) UsesOAuth() bool { return o.ClientID != "" || o.PrivateKey.IsSet() }
-
 // Bitwarden holds the organization API key and server.
 type Bitwarden struct {
 	// Server is "us", "eu" or a self-hosted base URL.
@@ -168,14 +132,10 @@ type Sync struct {
 
 // Limits and defaults.
 const (
-	MinIntervalMinutes    = 5
-	MaxIntervalMinutes    = 7 * 24 * 60
-	DefaultConcurrency    = 4
-	MaxConcurrency        = 32
-	DefaultRateLimitShare = 0.5
-	DefaultFullReadHours  = 24
-	DefaultMaxRemovals    = 50
-	DefaultMaxRemovalPct  = 10.0
+	MinIntervalMinutes   = 5
+	MaxIntervalMinutes   = 7 * 24 * 60
+	DefaultMaxRemovals   = 50
+	DefaultMaxRemovalPct = 10.0
 	// DefaultImportTimeoutSeconds is bitwarden.importTimeoutSeconds' default.
 	DefaultImportTimeoutSeconds = 300
 	// MinImportTimeoutSeconds and MaxImportTimeoutSeconds bound it.
@@ -190,13 +150,10 @@ const (
 	DefaultTimeoutMinutes  = 30
 	MaxTimeoutMinutes      = 24 * 60
 	MaxWebhooks            = 5
-	DirectoryTypeOkta      = "okta"
 	ServerUS               = "us"
 	ServerEU               = "eu"
 	RedactedSecret         = secret.Redacted
 	maxTokenLen            = 4096
-	maxPrivateKeyLen       = 16 << 10
-	maxClientIDLen         = 200
 	maxFilterLen           = 4096
 	organizationIDPrefix   = "organization."
 	organizationIDExampleS = "organization.1b2c3d4e-…"
@@ -205,7 +162,7 @@ const (
 // Defaults returns the settings of a new profile.
 func Defaults() Settings {
 	return Settings{
-		Directory: Directory{Type: DirectoryTypeOkta, Okta: Okta{Concurrency: DefaultConcurrency, RateLimitShare: DefaultRateLimitShare, FullReadHours: DefaultFullReadHours}},
+		Directory: NewDirectory(defaultType()),
 		Bitwarden: Bitwarden{Server: ServerUS, ImportTimeoutSeconds: DefaultImportTimeoutSeconds},
 		Sync:      Sync{IntervalMinutes: MinIntervalMinutes, Users: true, Groups: true, InviteUsers: true, TimeoutMinutes: DefaultTimeoutMinutes},
 		Guard: Guard{MaxRemovals: DefaultMaxRemovals, MaxRemovalPercent: DefaultMaxRemovalPct,
@@ -217,7 +174,8 @@ func Defaults() Settings {
 // Secret is a string that never prints itself (see package secret).
 type Secret = secret.Secret
 
-// FieldErrors maps a field path ("okta.orgUrl") to what is wrong with it.
+// FieldErrors maps a field path ("okta.orgUrl", "sync.intervalMinutes")
+// to what is wrong with it.
 type FieldErrors map[string]string
 
 func (fe FieldErrors) Error() string {
@@ -236,26 +194,18 @@ func (fe FieldErrors) Error() string {
 
 // Field paths used in FieldErrors and by the console's form.
 const (
-	FieldDirectoryType   = "directory.type"
-	FieldOktaOrgURL      = "okta.orgUrl"
-	FieldOktaToken       = "okta.token"
-	FieldOktaClientID    = "okta.clientId"
-	FieldOktaPrivateKey  = "okta.privateKey"
-	FieldOktaKeyID       = "okta.keyId"
-	FieldOktaConcurrency = "okta.concurrency"
-	FieldOktaShare       = "okta.rateLimitShare"
-	FieldBWServer        = "bitwarden.server"
-	FieldBWClientID      = "bitwarden.clientId"
-	FieldBWClientSecret  = "bitwarden.clientSecret"
-	FieldImportTimeout   = "bitwarden.importTimeoutSeconds"
-	FieldInviteUsers     = "sync.inviteUsers"
-	FieldInterval        = "sync.intervalMinutes"
-	FieldUserFilter      = "sync.userFilter"
-	FieldGroupFilter     = "sync.groupFilter"
-	FieldUsersGroups     = "sync.users"
-	FieldFullReadHours   = "okta.fullReadHours"
-	FieldMaxRemovals     = "guard.maxRemovals"
-	FieldMaxRemovalPct   = "guard.maxRemovalPercent"
+	FieldDirectoryType  = "directory.type"
+	FieldBWServer       = "bitwarden.server"
+	FieldBWClientID     = "bitwarden.clientId"
+	FieldBWClientSecret = "bitwarden.clientSecret"
+	FieldImportTimeout  = "bitwarden.importTimeoutSeconds"
+	FieldInviteUsers    = "sync.inviteUsers"
+	FieldInterval       = "sync.intervalMinutes"
+	FieldUserFilter     = "sync.userFilter"
+	FieldGroupFilter    = "sync.groupFilter"
+	FieldUsersGroups    = "sync.users"
+	FieldMaxRemovals    = "guard.maxRemovals"
+	FieldMaxRemovalPct  = "guard.maxRemovalPercent"
 	// FieldMaxMembershipRemovals and the fields below it are issue 8's
 	// guards and run timeout.
 	FieldMaxMembershipRemovals   = "guard.maxMembershipRemovals"
@@ -268,27 +218,7 @@ const (
 // Normalize trims values and fills defaults for unset tuning fields, so that
 // equal settings compare equal.
 func (s *Settings) Normalize() {
-	s.Directory.Type = strings.ToLower(strings.TrimSpace(s.Directory.Type))
-	s.Directory.Okta.OrgURL = strings.TrimRight(strings.TrimSpace(s.Directory.Okta.OrgURL), "/")
-	s.Directory.Okta.Token = Secret(strings.TrimSpace(string(s.Directory.Okta.Token)))
-	s.Directory.Okta.ClientID = strings.TrimSpace(s.Directory.Okta.ClientID)
-	s.Directory.Okta.KeyID = strings.TrimSpace(s.Directory.Okta.KeyID)
-	if pk := strings.TrimSpace(string(s.Directory.Okta.PrivateKey)); pk != "" {
-		// PEM ends with a newline; a pasted key may have lost it or gained
-		// Windows line ends.
-		s.Directory.Okta.PrivateKey = Secret(strings.ReplaceAll(pk, "\r\n", "\n") + "\n")
-	} else {
-		s.Directory.Okta.PrivateKey = ""
-	}
-	if s.Directory.Okta.Concurrency == 0 {
-		s.Directory.Okta.Concurrency = DefaultConcurrency
-	}
-	if s.Directory.Okta.RateLimitShare == 0 {
-		s.Directory.Okta.RateLimitShare = DefaultRateLimitShare
-	}
-	if s.Directory.Okta.FullReadHours == 0 {
-		s.Directory.Okta.FullReadHours = DefaultFullReadHours
-	}
+	s.Directory.normalize()
 	if s.Sync.TimeoutMinutes == 0 {
 		s.Sync.TimeoutMinutes = DefaultTimeoutMinutes
 	}
@@ -321,21 +251,15 @@ func (s *Settings) Normalize() {
 // requireSecrets is false when secrets are kept from the stored profile.
 func (s Settings) Validate(requireSecrets bool) error {
 	fe := FieldErrors{}
-	if s.Directory.Type != DirectoryTypeOkta {
-		fe[FieldDirectoryType] = fmt.Sprintf("unsupported directory type %q; the only type is \"okta\"", s.Directory.Type)
-	}
-	if err := ValidateOktaOrgURL(s.Directory.Okta.OrgURL); err != nil {
-		fe[FieldOktaOrgURL] = err.Error()
-	}
-	validateOktaAuth(s.Directory.Okta, requireSecrets, fe)
-	if c := s.Directory.Okta.Concurrency; c < 1 || c > MaxConcurrency {
-		fe[FieldOktaConcurrency] = fmt.Sprintf("must be between 1 and %d (got %d)", MaxConcurrency, c)
-	}
-	if r := s.Directory.Okta.RateLimitShare; !(r > 0 && r <= 1) {
-		fe[FieldOktaShare] = fmt.Sprintf("must be more than 0 and at most 1 (got %g)", r)
-	}
-	if h := s.Directory.Okta.FullReadHours; h < 1 || h > 24*7 {
-		fe[FieldFullReadHours] = fmt.Sprintf("must be between 1 and 168 hours (got %d)", h)
+	var filters directory.FilterSyntax
+	if cur := s.Directory.Current(); cur == nil {
+		fe[FieldDirectoryType] = unsupportedType(s.Directory.Type)
+		filters = directory.FilterSyntax{Parse: func(expr string, _ bool) (directory.Filter, error) { return directory.ParseFilter(expr) }}
+	} else {
+		for k, v := range cur.Validate(requireSecrets) {
+			fe[k] = v
+		}
+		filters = cur.Filters()
 	}
 	if m := s.Guard.MaxRemovals; m < 0 {
 		fe[FieldMaxRemovals] = fmt.Sprintf("must be 0 (off) or a positive number of members (got %d)", m)
@@ -389,7 +313,7 @@ func (s Settings) Validate(requireSecrets bool) error {
 	for field, v := range map[string]string{FieldUserFilter: s.Sync.UserFilter, FieldGroupFilter: s.Sync.GroupFilter} {
 		if len(v) > maxFilterLen {
 			fe[field] = "the filter is too long"
-		} else if _, err := directory.ParseFilter(v); err != nil {
+		} else if _, err := filters.Parse(v, field == FieldUserFilter); err != nil {
 			fe[field] = err.Error()
 		}
 	}
@@ -400,45 +324,20 @@ func (s Settings) Validate(requireSecrets bool) error {
 	return fe
 }
 
-// validateOktaAuth checks that the settings hold exactly one way to
-// authenticate to Okta: an API token, or a service app's client ID and
-// private key.
-func validateOktaAuth(o Okta, requireSecrets bool, fe FieldErrors) {
-	switch {
-	case o.Token.IsSet() && o.UsesOAuth():
-		fe[FieldOktaToken] = "give either an Okta API token or an OAuth service app (client ID and private key), not both; clear one of them"
-	case !o.UsesOAuth():
-		if requireSecrets && !o.Token.IsSet() {
-			fe[FieldOktaToken] = "the Okta API token is required (Okta admin console → Security → API → Tokens), or use an OAuth service app instead"
-		} else if len(o.Token) > maxTokenLen {
-			fe[FieldOktaToken] = "the Okta API token is too long"
-		}
-		if o.KeyID != "" {
-			fe[FieldOktaKeyID] = "a key ID is only used with an OAuth service app; clear it, or enter the app's client ID and private key"
-		}
-	default:
-		switch {
-		case o.ClientID == "":
-			fe[FieldOktaClientID] = "the service app's client ID is required (Okta admin console → Applications → the API Services app → General → Client ID)"
-		case len(o.ClientID) > maxClientIDLen || strings.ContainsAny(o.ClientID, " \t\r\n\"'<>"):
-			fe[FieldOktaClientID] = "this is not an Okta client ID; copy the Client ID from the app's General tab (it looks like 0oa1b2c3d4EXAMPLE5x7)"
-		}
-		switch {
-		case !o.PrivateKey.IsSet():
-			if requireSecrets {
-				fe[FieldOktaPrivateKey] = "the service app's private key (PEM) is required: the private half of the public key added under the app's Client Credentials"
-			}
-		case len(o.PrivateKey) > maxPrivateKeyLen:
-			fe[FieldOktaPrivateKey] = "the private key is too long for an RSA or EC key"
-		default:
-			if _, err := oauthkey.Parse(o.PrivateKey.Reveal()); err != nil {
-				fe[FieldOktaPrivateKey] = err.Error()
-			}
-		}
-		if len(o.KeyID) > maxClientIDLen || strings.ContainsAny(o.KeyID, " \t\r\n\"") {
-			fe[FieldOktaKeyID] = "this is not a key ID; copy the KID shown next to the key in the app's Client Credentials, or leave it empty"
-		}
+// unsupportedType says that typ is no registered directory type, and
+// names the ones there are.
+func unsupportedType(typ string) string {
+	var names []string
+	for _, k := range directory.Kinds() {
+		names = append(names, fmt.Sprintf("%q", k.Name))
 	}
+	switch len(names) {
+	case 0:
+		return fmt.Sprintf("unsupported directory type %q; this binary has no directory types", typ)
+	case 1:
+		return fmt.Sprintf("unsupported directory type %q; the only type is %s", typ, names[0])
+	}
+	return fmt.Sprintf("unsupported directory type %q; the types are %s", typ, strings.Join(names, ", "))
 }
 
 // ValidateBaseURL checks a directory or self-hosted server URL: absolute,
@@ -539,11 +438,13 @@ const MaxFileSize = 1 << 20
 
 // File is the JSON shape of `dirsync config import/export`.
 type File struct {
-	Directory *fileDirectory `json:"directory"`
-	Bitwarden *fileBitwarden `json:"bitwarden"`
-	Sync      *fileSync      `json:"sync"`
-	Guard     *fileGuard     `json:"guard,omitempty"`
-	Alerts    *fileAlerts    `json:"alerts,omitempty"`
+	// Directory is {"type":…, "<type>":{…}}: read by parseDirectory
+	// against the registered types' settings (directory_file.go).
+	Directory json.RawMessage `json:"directory"`
+	Bitwarden *fileBitwarden  `json:"bitwarden"`
+	Sync      *fileSync       `json:"sync"`
+	Guard     *fileGuard      `json:"guard,omitempty"`
+	Alerts    *fileAlerts     `json:"alerts,omitempty"`
 }
 
 type fileGuard struct {
@@ -557,22 +458,6 @@ type fileGuard struct {
 type fileAlerts struct {
 	// WebhookURLs: "[REDACTED]" (as exported) keeps the stored list.
 	WebhookURLs []string `json:"webhookUrls"`
-}
-
-type fileDirectory struct {
-	Type string    `json:"type"`
-	Okta *fileOkta `json:"okta"`
-}
-
-type fileOkta struct {
-	OrgURL         string   `json:"orgUrl"`
-	Token          *string  `json:"token,omitempty"`
-	ClientID       string   `json:"clientId,omitempty"`
-	PrivateKey     *string  `json:"privateKey,omitempty"`
-	KeyID          string   `json:"keyId,omitempty"`
-	Concurrency    *int     `json:"concurrency,omitempty"`
-	RateLimitShare *float64 `json:"rateLimitShare,omitempty"`
-	FullReadHours  *int     `json:"fullReadHours,omitempty"`
 }
 
 type fileBitwarden struct {
@@ -595,39 +480,35 @@ type fileSync struct {
 	TimeoutMinutes    *int    `json:"timeoutMinutes,omitempty"`
 }
 
-// ParseFile reads a settings file strictly: unknown fields, wrong types and
-// trailing data are errors naming the field. Missing sync options take their
-// defaults. A secret given as "[REDACTED]" (from `config export`) or left out
-// means "keep the stored one": keep reports which were kept, and the caller
-// fills them from the stored profile before Validate.
-func ParseFile(r io.Reader) (s Settings, keepToken, keepSecret bool, err error) {
-	s, keep, err := ParseFileKeep(r)
-	return s, keep.Token, keep.ClientSecret, err
+// Kept says which secrets a settings file left to the stored profile.
+type Kept struct {
+	ClientSecret, Webhooks bool
+	// Directory holds the paths of the directory section's kept secrets
+	// ("okta.token").
+	Directory map[string]bool
 }
 
-// Kept says which secrets a settings file left to the stored profile.
-type Kept struct{ Token, ClientSecret, Webhooks, PrivateKey bool }
-
 // Any reports whether any secret was left to the stored profile.
-func (k Kept) Any() bool { return k.Token || k.ClientSecret || k.Webhooks || k.PrivateKey }
+func (k Kept) Any() bool { return k.ClientSecret || k.Webhooks || len(k.Directory) > 0 }
 
 // Has reports whether the secret at path was left to the stored profile
 // (the keep function of CarrySecrets).
 func (k Kept) Has(path string) bool {
 	switch path {
-	case FieldOktaToken:
-		return k.Token
 	case FieldBWClientSecret:
 		return k.ClientSecret
 	case FieldWebhooks:
 		return k.Webhooks
-	case FieldOktaPrivateKey:
-		return k.PrivateKey
 	}
-	return false
+	return k.Directory[path]
 }
 
-// ParseFileKeep is ParseFile reporting every kept secret.
+// ParseFileKeep reads a settings file strictly: unknown fields, wrong
+// types and trailing data are errors naming the field. Missing sync
+// options take their defaults. A secret given as "[REDACTED]" (from
+// `config export`) or left out means "keep the stored one": keep reports
+// which were kept, and the caller fills them from the stored profile
+// (CarrySecrets) before Validate.
 func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -650,38 +531,8 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	}
 	s = Defaults()
 	fe := FieldErrors{}
-	if f.Directory == nil {
-		fe["directory"] = `missing; add {"type":"okta","okta":{"orgUrl":…,"token":…}}`
-	} else {
-		s.Directory.Type = f.Directory.Type
-		if f.Directory.Okta == nil {
-			fe["directory.okta"] = `missing; add {"orgUrl":…,"token":…}`
-		} else {
-			o := f.Directory.Okta
-			s.Directory.Okta.OrgURL = o.OrgURL
-			s.Directory.Okta.ClientID, s.Directory.Okta.KeyID = o.ClientID, o.KeyID
-			// A secret left out or "[REDACTED]" keeps the stored one;
-			// CarrySecrets takes only the one of the auth method in use.
-			if o.Token == nil || *o.Token == RedactedSecret {
-				keep.Token = true
-			} else {
-				s.Directory.Okta.Token = Secret(*o.Token)
-			}
-			if o.PrivateKey == nil || *o.PrivateKey == RedactedSecret {
-				keep.PrivateKey = true
-			} else {
-				s.Directory.Okta.PrivateKey = Secret(*o.PrivateKey)
-			}
-			if o.Concurrency != nil {
-				s.Directory.Okta.Concurrency = *o.Concurrency
-			}
-			if o.RateLimitShare != nil {
-				s.Directory.Okta.RateLimitShare = *o.RateLimitShare
-			}
-			if o.FullReadHours != nil {
-				s.Directory.Okta.FullReadHours = *o.FullReadHours
-			}
-		}
+	if err := parseDirectory(f.Directory, &s, &keep, fe); err != nil { // directory_file.go
+		return s, keep, err
 	}
 	if f.Bitwarden == nil {
 		fe["bitwarden"] = `missing; add {"server":"us","clientId":…,"clientSecret":…}`
@@ -730,7 +581,6 @@ func ParseFileKeep(r io.Reader) (s Settings, keep Kept, err error) {
 	} else if a != nil {
 		keep.Webhooks = true
 	}
-	refuseZeros(s, fe) // validate.go: a 0 that Normalize would turn into the default
 	if len(fe) > 0 {
 		return s, keep, fe
 	}
@@ -759,12 +609,12 @@ func WriteFile(w io.Writer, s Settings) error {
 		}
 		return &v
 	}
+	dir, err := json.Marshal(s.Directory) // secrets redacted by secret.Secret
+	if err != nil {
+		return err
+	}
 	f := File{
-		Directory: &fileDirectory{Type: s.Directory.Type, Okta: &fileOkta{
-			OrgURL:      s.Directory.Okta.OrgURL,
-			Concurrency: &s.Directory.Okta.Concurrency, RateLimitShare: &s.Directory.Okta.RateLimitShare,
-			FullReadHours: &s.Directory.Okta.FullReadHours,
-		}},
+		Directory: dir,
 		Bitwarden: &fileBitwarden{Server: s.Bitwarden.Server, ClientID: s.Bitwarden.ClientID, ClientSecret: red(s.Bitwarden.ClientSecret), ImportTimeoutSeconds: &s.Bitwarden.ImportTimeoutSeconds},
 		Sync: &fileSync{
 			IntervalMinutes: &s.Sync.IntervalMinutes, RemoveDisabled: &s.Sync.RemoveDisabled,
@@ -780,14 +630,6 @@ func WriteFile(w io.Writer, s Settings) error {
 	}
 	if s.Alerts.WebhookURLs.IsSet() {
 		f.Alerts.WebhookURLs = []string{RedactedSecret}
-	}
-	// Only the auth method in use is written, so that an import of the
-	// file keeps that method.
-	if o := s.Directory.Okta; o.UsesOAuth() {
-		f.Directory.Okta.ClientID, f.Directory.Okta.KeyID = o.ClientID, o.KeyID
-		f.Directory.Okta.PrivateKey = red(o.PrivateKey)
-	} else {
-		f.Directory.Okta.Token = red(o.Token)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -813,7 +655,14 @@ func describeJSONError(err error) string {
 // SameDirectory reports whether two settings read the same directory; when
 // it changes, the sync cache must be cleared.
 func SameDirectory(a, b Settings) bool {
-	return a.Directory.Type == b.Directory.Type && a.Directory.Okta.OrgURL == b.Directory.Okta.OrgURL
+	if a.Directory.Type != b.Directory.Type {
+		return false
+	}
+	x, y := a.Directory.Current(), b.Directory.Current()
+	if x == nil || y == nil {
+		return x == nil && y == nil
+	}
+	return x.Identity() == y.Identity()
 }
 
 // SameOrganization reports whether two settings push to the same Bitwarden

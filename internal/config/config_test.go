@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"bytes"
@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 )
 
 func TestValidateBaseURL(t *testing.T) {
 	ok := []string{"https://acme.okta.com", "https://acme.okta.com:8443", "http://127.0.0.1:9999", "http://localhost:80", "http://[::1]:8080", "https://login.example.co.uk/"}
 	for _, u := range ok {
-		if err := ValidateBaseURL(strings.TrimRight(u, "/")); err != nil {
+		if err := config.ValidateBaseURL(strings.TrimRight(u, "/")); err != nil {
 			t.Errorf("%s rejected: %v", u, err)
 		}
 	}
@@ -29,7 +33,7 @@ func TestValidateBaseURL(t *testing.T) {
 		"http://10.0.0.1":             "https",
 	}
 	for u, want := range bad {
-		err := ValidateBaseURL(u)
+		err := config.ValidateBaseURL(u)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ValidateBaseURL(%q) = %v, want it to mention %q", u, err, want)
 		}
@@ -37,12 +41,18 @@ func TestValidateBaseURL(t *testing.T) {
 }
 
 func TestValidateEveryField(t *testing.T) {
-	s := Defaults()
-	s.Directory.Type = "ldap"
-	s.Directory.Okta.OrgURL = "http://acme.okta.com"
-	s.Directory.Okta.Concurrency = 99
-	s.Directory.Okta.RateLimitShare = 1.5
-	s.Directory.Okta.FullReadHours = 500
+	// A type no binary has: said on directory.type, naming the types.
+	bad := config.Defaults()
+	bad.Directory.Type = "nosuch"
+	if fe, _ := bad.Validate(true).(config.FieldErrors); !strings.Contains(fe[config.FieldDirectoryType], `unsupported directory type "nosuch"`) ||
+		!strings.Contains(fe[config.FieldDirectoryType], `"okta"`) {
+		t.Errorf("unknown type: %q", fe[config.FieldDirectoryType])
+	}
+	s := config.Defaults()
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "http://acme.okta.com" })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Concurrency = 99 })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.RateLimitShare = 1.5 })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.FullReadHours = 500 })
 	s.Bitwarden.Server = "mars"
 	s.Bitwarden.ClientID = "user.abc"
 	s.Sync.IntervalMinutes = 4
@@ -53,39 +63,39 @@ func TestValidateEveryField(t *testing.T) {
 	s.Guard.MaxRemovalPercent = 101
 	s.Alerts.WebhookURLs = "https://hooks.example.com/a\nhttp://hooks.example.com/b?token=SECRET"
 	err := s.Validate(true)
-	fe, ok := err.(FieldErrors)
+	fe, ok := err.(config.FieldErrors)
 	if !ok {
 		t.Fatalf("Validate = %v, want FieldErrors", err)
 	}
-	for _, f := range []string{FieldDirectoryType, FieldOktaOrgURL, FieldOktaToken, FieldOktaConcurrency, FieldOktaShare, FieldFullReadHours,
-		FieldBWServer, FieldBWClientID, FieldBWClientSecret, FieldInterval, FieldUsersGroups, FieldUserFilter, FieldGroupFilter,
-		FieldMaxRemovals, FieldMaxRemovalPct, FieldWebhooks} {
+	for _, f := range []string{okta.FieldOrgURL, okta.FieldToken, okta.FieldConcurrency, okta.FieldShare, okta.FieldFullReadHours,
+		config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret, config.FieldInterval, config.FieldUsersGroups, config.FieldUserFilter, config.FieldGroupFilter,
+		config.FieldMaxRemovals, config.FieldMaxRemovalPct, config.FieldWebhooks} {
 		if fe[f] == "" {
 			t.Errorf("no error for %s", f)
 		}
 	}
 	if strings.Contains(err.Error(), "SECRET") {
-		t.Errorf("a webhook URL's credential is in the error: %s", fe[FieldWebhooks])
+		t.Errorf("a webhook URL's credential is in the error: %s", fe[config.FieldWebhooks])
 	}
-	if err := s.Validate(false); err.(FieldErrors)[FieldOktaToken] != "" {
+	if err := s.Validate(false); err.(config.FieldErrors)[okta.FieldToken] != "" {
 		t.Errorf("the token is required when secrets are kept")
 	}
 }
 
 func TestSecretNeverPrints(t *testing.T) {
-	s := Defaults()
-	s.Directory.Okta.Token = "tok-123-secret"
+	s := config.Defaults()
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "tok-123-secret" })
 	s.Bitwarden.ClientSecret = "bw-secret-456"
 	s.Alerts.WebhookURLs = "https://hooks.slack.com/services/T/B/xyz789"
 	var logged bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("settings", "s", s, "token", s.Directory.Okta.Token)
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("settings", "s", s, "token", okta.Of(s.Directory).Token)
 	js, _ := json.Marshal(s)
 	var exported bytes.Buffer
-	if err := WriteFile(&exported, s); err != nil {
+	if err := config.WriteFile(&exported, s); err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%+v": fmt.Sprintf("%+v", s), "%#v": fmt.Sprintf("%#v", s), "%s": fmt.Sprintf("%s", s.Directory.Okta.Token), //nolint:staticcheck // S1025: %s itself is under test
+		"%v": fmt.Sprintf("%v", s), "%+v": fmt.Sprintf("%+v", s), "%#v": fmt.Sprintf("%#v", s), "%s": fmt.Sprintf("%s", okta.Of(s.Directory).Token), //nolint:staticcheck // S1025: %s itself is under test
 		"slog": logged.String(), "json": string(js), "export": exported.String(),
 	} {
 		for _, secret := range []string{"tok-123-secret", "bw-secret-456", "xyz789"} {
@@ -94,7 +104,7 @@ func TestSecretNeverPrints(t *testing.T) {
 			}
 		}
 	}
-	if s.Directory.Okta.Token.Reveal() != "tok-123-secret" {
+	if okta.Of(s.Directory).Token.Reveal() != "tok-123-secret" {
 		t.Error("Reveal lost the value")
 	}
 }
@@ -105,17 +115,17 @@ func TestParseFile(t *testing.T) {
 	        "sync":{"intervalMinutes":30,"groups":false},
 	        "guard":{"maxRemovals":0},
 	        "alerts":{"webhookUrls":["https://a.example.com/x"]}}`
-	s, keep, err := ParseFileKeep(strings.NewReader(in))
+	s, keep, err := config.ParseFileKeep(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if keep.Token || !keep.ClientSecret || keep.Webhooks {
+	if keep.Has(okta.FieldToken) || !keep.ClientSecret || keep.Webhooks {
 		t.Errorf("keep %+v", keep)
 	}
-	if s.Directory.Okta.OrgURL != "https://acme.okta.com" || s.Bitwarden.Server != "eu" || s.Sync.IntervalMinutes != 30 || s.Sync.Groups || !s.Sync.Users {
+	if okta.Of(s.Directory).OrgURL != "https://acme.okta.com" || s.Bitwarden.Server != "eu" || s.Sync.IntervalMinutes != 30 || s.Sync.Groups || !s.Sync.Users {
 		t.Errorf("parsed %+v", s)
 	}
-	if s.Guard.MaxRemovals != 0 || s.Guard.MaxRemovalPercent != DefaultMaxRemovalPct {
+	if s.Guard.MaxRemovals != 0 || s.Guard.MaxRemovalPercent != config.DefaultMaxRemovalPct {
 		t.Errorf("guard %+v", s.Guard)
 	}
 	if got := s.Alerts.Webhooks(); len(got) != 1 {
@@ -124,13 +134,14 @@ func TestParseFile(t *testing.T) {
 	// The export parses back to the same settings (secrets kept).
 	var buf bytes.Buffer
 	s.Bitwarden.ClientSecret = "x"
-	WriteFile(&buf, s)
-	back, keep, err := ParseFileKeep(&buf)
-	if err != nil || !keep.Token || !keep.ClientSecret || !keep.Webhooks {
+	config.WriteFile(&buf, s)
+	back, keep, err := config.ParseFileKeep(&buf)
+	if err != nil || !keep.Has(okta.FieldToken) || !keep.ClientSecret || !keep.Webhooks {
 		t.Fatalf("re-import: %v keep %+v", err, keep)
 	}
-	back.Directory.Okta.Token, back.Bitwarden.ClientSecret, back.Alerts = s.Directory.Okta.Token, s.Bitwarden.ClientSecret, s.Alerts
-	if fmt.Sprint(back) != fmt.Sprint(s) || back.Directory != s.Directory || back.Sync != s.Sync || back.Guard != s.Guard {
+	config.Edit(&back.Directory, func(o *okta.Settings) { o.Token = okta.Of(s.Directory).Token })
+	back.Bitwarden.ClientSecret, back.Alerts = s.Bitwarden.ClientSecret, s.Alerts
+	if fmt.Sprint(back) != fmt.Sprint(s) || !reflect.DeepEqual(back.Directory, s.Directory) || back.Sync != s.Sync || back.Guard != s.Guard {
 		t.Errorf("round trip changed settings:\n%+v\n%+v", back, s)
 	}
 	for name, bad := range map[string]string{
@@ -139,7 +150,7 @@ func TestParseFile(t *testing.T) {
 		"trailing": `{"directory":null} {}`,
 		"missing":  `{}`,
 	} {
-		if _, _, err := ParseFileKeep(strings.NewReader(bad)); err == nil {
+		if _, _, err := config.ParseFileKeep(strings.NewReader(bad)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -147,17 +158,17 @@ func TestParseFile(t *testing.T) {
 
 func TestGuardThreshold(t *testing.T) {
 	cases := []struct {
-		g      Guard
+		g      config.Guard
 		synced int
 		want   int
 		on     bool
 	}{
-		{Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 100, 10, true},
-		{Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 10000, 50, true},
-		{Guard{MaxRemovalPercent: 10}, 100, 10, true},
-		{Guard{MaxRemovals: 50}, 100, 50, true},
-		{Guard{}, 100, 0, false},
-		{Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 5, 0, true},
+		{config.Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 100, 10, true},
+		{config.Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 10000, 50, true},
+		{config.Guard{MaxRemovalPercent: 10}, 100, 10, true},
+		{config.Guard{MaxRemovals: 50}, 100, 50, true},
+		{config.Guard{}, 100, 0, false},
+		{config.Guard{MaxRemovals: 50, MaxRemovalPercent: 10}, 5, 0, true},
 	}
 	for _, c := range cases {
 		got, on := c.g.Threshold(c.synced)
@@ -168,23 +179,23 @@ func TestGuardThreshold(t *testing.T) {
 }
 
 func TestInviteUsersAndImportTimeout(t *testing.T) {
-	d := Defaults()
-	if !d.Sync.InviteUsers || d.Bitwarden.ImportTimeoutSeconds != DefaultImportTimeoutSeconds || DefaultImportTimeoutSeconds != 300 {
+	d := config.Defaults()
+	if !d.Sync.InviteUsers || d.Bitwarden.ImportTimeoutSeconds != config.DefaultImportTimeoutSeconds || config.DefaultImportTimeoutSeconds != 300 {
 		t.Fatalf("defaults inviteUsers %v importTimeoutSeconds %d", d.Sync.InviteUsers, d.Bitwarden.ImportTimeoutSeconds)
 	}
 	base := `{"directory":{"type":"okta","okta":{"orgUrl":"https://acme.okta.com","token":"t"}},
 	        "bitwarden":{"server":"us","clientId":"organization.x","clientSecret":"s"%s},"sync":{%s}}`
 	// Left out: the defaults.
-	s, _, err := ParseFileKeep(strings.NewReader(fmt.Sprintf(base, "", "")))
+	s, _, err := config.ParseFileKeep(strings.NewReader(fmt.Sprintf(base, "", "")))
 	if err != nil || !s.Sync.InviteUsers || s.Bitwarden.ImportTimeoutSeconds != 300 {
 		t.Fatalf("parsed %+v %v", s, err)
 	}
-	s, _, err = ParseFileKeep(strings.NewReader(fmt.Sprintf(base, `,"importTimeoutSeconds":900`, `"inviteUsers":false`)))
+	s, _, err = config.ParseFileKeep(strings.NewReader(fmt.Sprintf(base, `,"importTimeoutSeconds":900`, `"inviteUsers":false`)))
 	if err != nil || s.Sync.InviteUsers || s.Bitwarden.ImportTimeoutSeconds != 900 {
 		t.Fatalf("parsed %+v %v", s, err)
 	}
 	var buf bytes.Buffer
-	if err := WriteFile(&buf, s); err != nil {
+	if err := config.WriteFile(&buf, s); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), `"importTimeoutSeconds": 900`) || !strings.Contains(buf.String(), `"inviteUsers": false`) {
@@ -193,41 +204,41 @@ func TestInviteUsersAndImportTimeout(t *testing.T) {
 	for _, bad := range []int{10, 4000, -1} {
 		s.Bitwarden.ImportTimeoutSeconds = bad
 		err := s.Validate(false)
-		var fe FieldErrors
-		if !errors.As(err, &fe) || !strings.Contains(fe[FieldImportTimeout], "from 30 to 3600") {
+		var fe config.FieldErrors
+		if !errors.As(err, &fe) || !strings.Contains(fe[config.FieldImportTimeout], "from 30 to 3600") {
 			t.Errorf("timeout %d: %v", bad, err)
 		}
 	}
 }
 
 func TestMembershipGuardThresholdAndDefaults(t *testing.T) {
-	d := Defaults()
+	d := config.Defaults()
 	if g := d.Guard; g.MaxMembershipRemovals != 500 || g.MaxMembershipRemovalPercent != 10 || g.MaxShrinkPercent != 10 || d.Sync.TimeoutMinutes != 30 {
 		t.Fatalf("defaults %+v timeout %d", g, d.Sync.TimeoutMinutes)
 	}
 	for _, c := range []struct {
-		g     Guard
+		g     config.Guard
 		total int
 		want  int
 		on    bool
 	}{
 		{d.Guard, 2404, 240, true},
 		{d.Guard, 100000, 500, true},
-		{Guard{MaxMembershipRemovals: 500}, 2404, 500, true},
-		{Guard{MaxMembershipRemovalPercent: 10}, 2404, 240, true},
-		{Guard{}, 2404, 0, false},
+		{config.Guard{MaxMembershipRemovals: 500}, 2404, 500, true},
+		{config.Guard{MaxMembershipRemovalPercent: 10}, 2404, 240, true},
+		{config.Guard{}, 2404, 0, false},
 	} {
 		if got, on := c.g.MembershipThreshold(c.total); got != c.want || on != c.on {
 			t.Errorf("%+v.MembershipThreshold(%d) = %d,%v want %d,%v", c.g, c.total, got, on, c.want, c.on)
 		}
 	}
-	s := Defaults()
+	s := config.Defaults()
 	s.Guard.MaxMembershipRemovals = -1
 	s.Guard.MaxMembershipRemovalPercent = 101
 	s.Guard.MaxShrinkPercent = -5
 	s.Sync.TimeoutMinutes = 0
-	fe, _ := s.Validate(false).(FieldErrors)
-	for _, f := range []string{FieldMaxMembershipRemovals, FieldMaxMembershipRemovalPct, FieldMaxShrinkPct, FieldTimeout} {
+	fe, _ := s.Validate(false).(config.FieldErrors)
+	for _, f := range []string{config.FieldMaxMembershipRemovals, config.FieldMaxMembershipRemovalPct, config.FieldMaxShrinkPct, config.FieldTimeout} {
 		if fe[f] == "" {
 			t.Errorf("no error for %s", f)
 		}
@@ -237,7 +248,7 @@ func TestMembershipGuardThresholdAndDefaults(t *testing.T) {
 	        "bitwarden":{"server":"us","clientId":"organization.x","clientSecret":"s"},
 	        "sync":{"timeoutMinutes":45},
 	        "guard":{"maxMembershipRemovals":0,"maxMembershipRemovalPercent":5,"maxShrinkPercent":20}}`
-	got, _, err := ParseFileKeep(strings.NewReader(in))
+	got, _, err := config.ParseFileKeep(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +256,7 @@ func TestMembershipGuardThresholdAndDefaults(t *testing.T) {
 		t.Fatalf("parsed guard %+v timeout %d", g, got.Sync.TimeoutMinutes)
 	}
 	var buf bytes.Buffer
-	if err := WriteFile(&buf, got); err != nil {
+	if err := config.WriteFile(&buf, got); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"maxMembershipRemovals": 0`, `"maxMembershipRemovalPercent": 5`, `"maxShrinkPercent": 20`, `"timeoutMinutes": 45`} {

@@ -1,15 +1,18 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 )
 
-func storedForBinding() Settings {
-	s := Defaults()
-	s.Directory.Okta.OrgURL = "https://acme.okta.com"
-	s.Directory.Okta.Token = "stored-okta-token"
-	s.Bitwarden.Server = ServerEU
+func storedForBinding() config.Settings {
+	s := config.Defaults()
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme.okta.com" })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "stored-okta-token" })
+	s.Bitwarden.Server = config.ServerEU
 	s.Bitwarden.ClientID = "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"
 	s.Bitwarden.ClientSecret = "stored-bw-secret"
 	s.Alerts.WebhookURLs = "https://hooks.example.com/x"
@@ -21,30 +24,34 @@ func TestCarrySecrets(t *testing.T) {
 	keepAll := func(string) bool { return true }
 	for _, tc := range []struct {
 		name    string
-		mod     func(*Settings)
+		mod     func(*config.Settings)
 		errs    []string // paths that must be re-entered
 		carried []string // secrets carried over
 	}{
-		{"same hosts", func(*Settings) {}, nil, []string{FieldOktaToken, FieldBWClientSecret, FieldWebhooks}},
-		{"same URL written differently", func(s *Settings) { s.Directory.Okta.OrgURL = " https://ACME.okta.com/ " }, nil, []string{FieldOktaToken}},
-		{"org URL changed", func(s *Settings) { s.Directory.Okta.OrgURL = "https://evil.example.com" }, []string{FieldOktaToken}, []string{FieldBWClientSecret, FieldWebhooks}},
-		{"bitwarden server changed", func(s *Settings) { s.Bitwarden.Server = "https://vault.evil.example.com" }, []string{FieldBWClientSecret}, []string{FieldOktaToken}},
-		{"client id changed", func(s *Settings) { s.Bitwarden.ClientID = "organization.99999999-aaaa-bbbb-cccc-123456789012" }, []string{FieldBWClientSecret}, nil},
-		{"a typed secret is kept as typed", func(s *Settings) {
-			s.Directory.Okta.OrgURL = "https://other.okta.com"
-			s.Directory.Okta.Token = "typed"
+		{"same hosts", func(*config.Settings) {}, nil, []string{okta.FieldToken, config.FieldBWClientSecret, config.FieldWebhooks}},
+		{"same URL written differently", func(s *config.Settings) {
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = " https://ACME.okta.com/ " })
+		}, nil, []string{okta.FieldToken}},
+		{"org URL changed", func(s *config.Settings) {
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://evil.example.com" })
+		}, []string{okta.FieldToken}, []string{config.FieldBWClientSecret, config.FieldWebhooks}},
+		{"bitwarden server changed", func(s *config.Settings) { s.Bitwarden.Server = "https://vault.evil.example.com" }, []string{config.FieldBWClientSecret}, []string{okta.FieldToken}},
+		{"client id changed", func(s *config.Settings) { s.Bitwarden.ClientID = "organization.99999999-aaaa-bbbb-cccc-123456789012" }, []string{config.FieldBWClientSecret}, nil},
+		{"a typed secret is kept as typed", func(s *config.Settings) {
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://other.okta.com" })
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "typed" })
 		}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stored := storedForBinding()
 			next := stored
-			for _, f := range SecretFields {
-				if f.Path != FieldOktaToken || tc.name != "a typed secret is kept as typed" {
-					*f.Get(&next) = ""
+			for _, f := range next.SecretFields() {
+				if f.Path != okta.FieldToken || tc.name != "a typed secret is kept as typed" {
+					*f.Value = ""
 				}
 			}
 			tc.mod(&next)
-			fe := CarrySecrets(stored, &next, keepAll)
+			fe := config.CarrySecrets(stored, &next, keepAll)
 			if len(fe) != len(tc.errs) {
 				t.Fatalf("errors %v, want %v", fe, tc.errs)
 			}
@@ -52,21 +59,25 @@ func TestCarrySecrets(t *testing.T) {
 				if !strings.Contains(fe[p], "enter") {
 					t.Errorf("%s: %q", p, fe[p])
 				}
-				for _, f := range SecretFields {
-					if f.Path == p && f.Get(&next).IsSet() {
+				for _, f := range next.SecretFields() {
+					if f.Path == p && f.Value.IsSet() {
 						t.Errorf("%s was carried to a changed host", p)
 					}
 				}
 			}
 			for _, p := range tc.carried {
-				for _, f := range SecretFields {
-					if f.Path == p && *f.Get(&next) != *f.Get(&stored) {
+				old := map[string]config.Secret{}
+				for _, f := range stored.SecretFields() {
+					old[f.Path] = *f.Value
+				}
+				for _, f := range next.SecretFields() {
+					if f.Path == p && *f.Value != old[p] {
 						t.Errorf("%s not carried", p)
 					}
 				}
 			}
-			if tc.name == "a typed secret is kept as typed" && next.Directory.Okta.Token != "typed" {
-				t.Errorf("typed token replaced by %q", next.Directory.Okta.Token.Reveal())
+			if tc.name == "a typed secret is kept as typed" && okta.Of(next.Directory).Token != "typed" {
+				t.Errorf("typed token replaced by %q", okta.Of(next.Directory).Token.Reveal())
 			}
 		})
 	}
@@ -74,7 +85,7 @@ func TestCarrySecrets(t *testing.T) {
 	stored := storedForBinding()
 	next := stored
 	next.Alerts.WebhookURLs = ""
-	if fe := CarrySecrets(stored, &next, func(p string) bool { return p != FieldWebhooks }); fe != nil || next.Alerts.WebhookURLs.IsSet() {
+	if fe := config.CarrySecrets(stored, &next, func(p string) bool { return p != config.FieldWebhooks }); fe != nil || next.Alerts.WebhookURLs.IsSet() {
 		t.Fatalf("cleared webhooks came back: %v %v", fe, next.Alerts.WebhookURLs.IsSet())
 	}
 }
@@ -91,11 +102,11 @@ func TestRedactAndSecretValues(t *testing.T) {
 		}
 	}
 	text := "Authorization: SSWS stored-okta-token; secret=stored-bw-secret; hook https://hooks.example.com/x; ok"
-	got := Redact(text, vals...)
-	if strings.Contains(got, "stored-") || strings.Contains(got, "hooks.example.com/x") || strings.Count(got, RedactedSecret) != 3 {
+	got := config.Redact(text, vals...)
+	if strings.Contains(got, "stored-") || strings.Contains(got, "hooks.example.com/x") || strings.Count(got, config.RedactedSecret) != 3 {
 		t.Fatalf("Redact = %q", got)
 	}
-	if Redact("abc abc", "abc") != "abc abc" {
+	if config.Redact("abc abc", "abc") != "abc abc" {
 		t.Fatal("a 3-character secret garbles text")
 	}
 }

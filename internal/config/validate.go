@@ -3,54 +3,35 @@ package config
 // Rules that apply to every field of a kind, found by reflection so that a
 // field added to Settings or to the file shape is covered without a line
 // here: settings-file keys matched exactly, finite numbers, no control
-// characters in single-line text. And the Okta org URL's own rule.
+// characters in single-line text. A directory type's section is walked
+// as its own struct, with paths "<type>.<json name>" ("okta.token").
 
 import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"reflect"
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/dirsync/dirsync/internal/directory"
 )
 
-// oktaDomains are the domains Okta serves orgs from; an org's admin
-// console is "{org}-admin.{domain}". Custom domains are never admin hosts.
-var oktaDomains = []string{"okta.com", "oktapreview.com", "okta-emea.com", "okta-gov.com", "okta.mil", "trexcloud.com"}
-
-// ValidateOktaOrgURL checks okta.orgUrl: an org's origin (scheme, host and
-// port only), not a page of it and not its admin console, whose host works
-// in a browser but not for the API.
-func ValidateOktaOrgURL(raw string) error {
-	if err := ValidateBaseURL(raw); err != nil {
-		return fmt.Errorf(`%v (paste only your org's address, such as "https://acme.okta.com")`, err)
-	}
-	u, _ := url.Parse(raw) // ValidateBaseURL parsed it
-	origin := u.Scheme + "://" + u.Host
-	host := strings.ToLower(u.Hostname())
-	for _, d := range oktaDomains {
-		label, ok := strings.CutSuffix(host, "."+d)
-		if org, admin := strings.CutSuffix(label, "-admin"); ok && admin && org != "" && !strings.Contains(org, ".") {
-			return fmt.Errorf(`%q is the address of the Okta admin console; use the org's own address, without "-admin": %q`, raw, u.Scheme+"://"+org+"."+d+portSuffix(u))
+// multiLine reports the text fields where a line break is part of the
+// value: the webhook list and a directory type's multi-line fields (a
+// PEM key or certificate).
+func multiLine(s Settings) map[string]bool {
+	m := map[string]bool{FieldWebhooks: true}
+	if cur := s.Directory.Current(); cur != nil {
+		for _, f := range cur.Fields() {
+			if f.Kind == directory.FieldTextArea || f.Kind == directory.FieldSecretTA {
+				m[f.Path] = true
+			}
 		}
 	}
-	if u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("%q is a page of the org, not its address; paste only the part before the path: %q", raw, origin)
-	}
-	return nil
+	return m
 }
-
-func portSuffix(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return ":" + p
-	}
-	return ""
-}
-
-// multiLine are the text fields where a line break is part of the value.
-var multiLine = map[string]bool{FieldWebhooks: true, FieldOktaPrivateKey: true}
 
 // checkFields adds to fe, for every field of s not already in it: a number
 // that is NaN or infinite (JSON cannot store it, so saving would fail
@@ -58,10 +39,8 @@ var multiLine = map[string]bool{FieldWebhooks: true, FieldOktaPrivateKey: true}
 // token would break the HTTP header it is sent in). Secret values are
 // never repeated in the message.
 func checkFields(s Settings, fe FieldErrors) {
-	walkFields(reflect.ValueOf(s), "", func(path string, v reflect.Value) {
-		if rest, ok := strings.CutPrefix(path, "directory.okta."); ok {
-			path = "okta." + rest // the FieldErrors paths: "okta.token"
-		}
+	multi := multiLine(s)
+	check := func(path string, v reflect.Value) {
 		if _, done := fe[path]; done {
 			return
 		}
@@ -72,7 +51,7 @@ func checkFields(s Settings, fe FieldErrors) {
 			}
 		case reflect.String:
 			for i, r := range v.String() {
-				if r == '\n' && multiLine[path] {
+				if r == '\n' && multi[path] {
 					continue
 				}
 				if unicode.IsControl(r) {
@@ -81,7 +60,13 @@ func checkFields(s Settings, fe FieldErrors) {
 				}
 			}
 		}
-	})
+	}
+	walkFields(reflect.ValueOf(s), "", check)
+	// The chosen section, as the FieldErrors paths name it ("okta.token");
+	// the other types' sections are not used, so not checked.
+	if cur := s.Directory.Current(); cur != nil {
+		walkFields(reflect.ValueOf(cur).Elem(), cur.Kind(), check)
+	}
 }
 
 func controlName(r rune) string {
@@ -184,30 +169,4 @@ func checkKeys(data json.RawMessage, t reflect.Type, path string) error {
 		}
 	}
 	return nil
-}
-
-// zeroMeansDefault lists the fields Normalize fills with their default when
-// they are 0. In a settings file a 0 written out would so silently mean the
-// default, so ParseFile refuses it instead; leaving the key out is how to
-// ask for the default.
-var zeroMeansDefault = []struct {
-	path string
-	zero func(s Settings) bool
-	rule string
-}{
-	{FieldOktaConcurrency, func(s Settings) bool { return s.Directory.Okta.Concurrency == 0 },
-		fmt.Sprintf("between 1 and %d (default %d)", MaxConcurrency, DefaultConcurrency)},
-	{FieldOktaShare, func(s Settings) bool { return s.Directory.Okta.RateLimitShare == 0 },
-		fmt.Sprintf("more than 0 and at most 1 (default %g)", DefaultRateLimitShare)},
-	{FieldFullReadHours, func(s Settings) bool { return s.Directory.Okta.FullReadHours == 0 },
-		fmt.Sprintf("between 1 and 168 hours (default %d)", DefaultFullReadHours)},
-}
-
-// refuseZeros adds an error for each zeroMeansDefault field that is 0.
-func refuseZeros(s Settings, fe FieldErrors) {
-	for _, z := range zeroMeansDefault {
-		if z.zero(s) {
-			fe[z.path] = "0 is not a valid value: it must be " + z.rule + "; leave the key out for the default"
-		}
-	}
 }

@@ -1,17 +1,20 @@
-package config
+package config_test
 
 import (
 	"encoding/json"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 )
 
 // valid returns settings that pass Validate.
-func valid() Settings {
-	s := Defaults()
-	s.Directory.Okta.OrgURL = "https://acme.okta.com"
-	s.Directory.Okta.Token = "00abc"
+func valid() config.Settings {
+	s := config.Defaults()
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme.okta.com" })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "00abc" })
 	s.Bitwarden.ClientID = "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"
 	s.Bitwarden.ClientSecret = "secret"
 	return s
@@ -20,8 +23,8 @@ func valid() Settings {
 func TestOktaOrgURLIsAnOrigin(t *testing.T) {
 	good := []string{"https://acme.okta.com", "https://acme.okta.com/", "https://acme.oktapreview.com", "https://login.acme.example", "http://127.0.0.1:8081", "https://acme.okta.com:8443"}
 	for _, u := range good {
-		if err := ValidateOktaOrgURL(u); err != nil {
-			t.Errorf("ValidateOktaOrgURL(%q) = %v", u, err)
+		if err := okta.ValidateOrgURL(u); err != nil {
+			t.Errorf("okta.ValidateOrgURL(%q) = %v", u, err)
 		}
 	}
 	bad := map[string][]string{
@@ -33,31 +36,40 @@ func TestOktaOrgURLIsAnOrigin(t *testing.T) {
 		"acme.okta.com":                         {"absolute URL", "such as"},
 	}
 	for u, wants := range bad {
-		err := ValidateOktaOrgURL(u)
+		err := okta.ValidateOrgURL(u)
 		for _, want := range wants {
 			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("ValidateOktaOrgURL(%q) = %v, want it to say %q", u, err, want)
+				t.Errorf("okta.ValidateOrgURL(%q) = %v, want it to say %q", u, err, want)
 			}
 		}
 	}
 	s := valid()
-	s.Directory.Okta.OrgURL = "https://acme-admin.okta.com"
-	if fe, _ := s.Validate(true).(FieldErrors); fe[FieldOktaOrgURL] == "" {
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme-admin.okta.com" })
+	if fe, _ := s.Validate(true).(config.FieldErrors); fe[okta.FieldOrgURL] == "" {
 		t.Error("Validate accepts the admin console's address")
 	}
 }
 
 func TestControlCharactersInText(t *testing.T) {
-	for name, mod := range map[string]func(*Settings) string{
-		"token with CR LF": func(s *Settings) string { s.Directory.Okta.Token = "00abc\r\nX-Injected: 1"; return FieldOktaToken },
-		"secret with tab":  func(s *Settings) string { s.Bitwarden.ClientSecret = "sec\tret"; return FieldBWClientSecret },
-		"client id NUL":    func(s *Settings) string { s.Bitwarden.ClientID += "\x00"; return FieldBWClientID },
-		"filter with LF":   func(s *Settings) string { s.Sync.UserFilter = "include:a@x.com\nb@x.com"; return FieldUserFilter },
-		"directory type":   func(s *Settings) string { s.Directory.Type = "okta\x1b"; return FieldDirectoryType },
+	for name, mod := range map[string]func(*config.Settings) string{
+		"token with CR LF": func(s *config.Settings) string {
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "00abc\r\nX-Injected: 1" })
+			return okta.FieldToken
+		},
+		"secret with tab": func(s *config.Settings) string {
+			s.Bitwarden.ClientSecret = "sec\tret"
+			return config.FieldBWClientSecret
+		},
+		"client id NUL": func(s *config.Settings) string { s.Bitwarden.ClientID += "\x00"; return config.FieldBWClientID },
+		"filter with LF": func(s *config.Settings) string {
+			s.Sync.UserFilter = "include:a@x.com\nb@x.com"
+			return config.FieldUserFilter
+		},
+		"directory type": func(s *config.Settings) string { s.Directory.Type = "okta\x1b"; return config.FieldDirectoryType },
 	} {
 		s := valid()
 		field := mod(&s)
-		fe, _ := s.Validate(true).(FieldErrors)
+		fe, _ := s.Validate(true).(config.FieldErrors)
 		if fe[field] == "" {
 			t.Errorf("%s: no error for %s (%v)", name, field, fe)
 			continue
@@ -78,13 +90,13 @@ func TestControlCharactersInText(t *testing.T) {
 // (they used to pass guard.maxRemovalPercent and fail the save with a 500).
 func TestNumbersMustBeFinite(t *testing.T) {
 	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		for field, set := range map[string]func(*Settings){
-			FieldMaxRemovalPct: func(s *Settings) { s.Guard.MaxRemovalPercent = x },
-			FieldOktaShare:     func(s *Settings) { s.Directory.Okta.RateLimitShare = x },
+		for field, set := range map[string]func(*config.Settings){
+			config.FieldMaxRemovalPct: func(s *config.Settings) { s.Guard.MaxRemovalPercent = x },
+			okta.FieldShare:           func(s *config.Settings) { config.Edit(&s.Directory, func(o *okta.Settings) { o.RateLimitShare = x }) },
 		} {
 			s := valid()
 			set(&s)
-			fe, _ := s.Validate(true).(FieldErrors)
+			fe, _ := s.Validate(true).(config.FieldErrors)
 			if fe[field] == "" {
 				t.Errorf("%s = %v accepted", field, x)
 			}
@@ -105,7 +117,7 @@ const goodFile = `{"directory":{"type":"okta","okta":{"orgUrl":"https://acme.okt
  "sync":{"intervalMinutes":15}}`
 
 func TestSettingsFileKeysAreExact(t *testing.T) {
-	if _, _, err := ParseFileKeep(strings.NewReader(goodFile)); err != nil {
+	if _, _, err := config.ParseFileKeep(strings.NewReader(goodFile)); err != nil {
 		t.Fatalf("good file: %v", err)
 	}
 	for in, want := range map[string]string{
@@ -115,7 +127,7 @@ func TestSettingsFileKeysAreExact(t *testing.T) {
 		strings.Replace(goodFile, `"sync":{`, `"guard":{"MaxRemovals":1},"sync":{`, 1): `in guard`,
 		strings.Replace(goodFile, `"token"`, `"tokn"`, 1):                              `unknown field "tokn"`,
 	} {
-		_, _, err := ParseFileKeep(strings.NewReader(in))
+		_, _, err := config.ParseFileKeep(strings.NewReader(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseFileKeep = %v, want it to say %q", err, want)
 		}
@@ -128,18 +140,18 @@ func TestSettingsFileKeysAreExact(t *testing.T) {
 func TestSettingsFileZeroWhereItMeansNothing(t *testing.T) {
 	for _, key := range []string{"concurrency", "rateLimitShare", "fullReadHours"} {
 		in := strings.Replace(goodFile, `"token":"00abc"`, `"token":"00abc","`+key+`":0`, 1)
-		_, _, err := ParseFileKeep(strings.NewReader(in))
-		fe, _ := err.(FieldErrors)
+		_, _, err := config.ParseFileKeep(strings.NewReader(in))
+		fe, _ := err.(config.FieldErrors)
 		if msg := fe["okta."+key]; !strings.Contains(msg, "0 is not a valid value") || !strings.Contains(msg, "default") {
 			t.Errorf("%s: 0 gives %v", key, err)
 		}
 	}
-	s, _, err := ParseFileKeep(strings.NewReader(goodFile))
-	if err != nil || s.Directory.Okta.Concurrency != DefaultConcurrency || s.Directory.Okta.RateLimitShare != DefaultRateLimitShare || s.Directory.Okta.FullReadHours != DefaultFullReadHours {
-		t.Errorf("left out, the tuning fields are not their defaults: %+v %v", s.Directory.Okta, err)
+	s, _, err := config.ParseFileKeep(strings.NewReader(goodFile))
+	if err != nil || okta.Of(s.Directory).Concurrency != okta.DefaultConcurrency || okta.Of(s.Directory).RateLimitShare != okta.DefaultRateLimitShare || okta.Of(s.Directory).FullReadHours != okta.DefaultFullReadHours {
+		t.Errorf("left out, the tuning fields are not their defaults: %+v %v", okta.Of(s.Directory), err)
 	}
 	in := strings.Replace(goodFile, `"sync":{`, `"guard":{"maxRemovals":0,"maxRemovalPercent":0},"sync":{`, 1)
-	if s, _, err := ParseFileKeep(strings.NewReader(in)); err != nil || s.Guard.MaxRemovals != 0 || s.Guard.MaxRemovalPercent != 0 {
+	if s, _, err := config.ParseFileKeep(strings.NewReader(in)); err != nil || s.Guard.MaxRemovals != 0 || s.Guard.MaxRemovalPercent != 0 {
 		t.Errorf("the guard's 0 (off): %+v %v", s.Guard, err)
 	}
 }

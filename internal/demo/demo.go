@@ -11,6 +11,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -83,9 +84,10 @@ var ErrRealSettings = errors.New("serve --demo refused")
 // to loopback fakes with the fakes' own credentials. Anything else is an
 // installation's.
 func IsDemo(s config.Settings) bool {
-	return isLoopbackURL(s.Directory.Okta.OrgURL) && isLoopbackURL(s.Bitwarden.Server) &&
-		!s.Directory.Okta.UsesOAuth() &&
-		s.Directory.Okta.Token.Reveal() == oktatest.DefaultToken &&
+	o, ok := s.Directory.Current().(*okta.Settings)
+	return ok && isLoopbackURL(o.OrgURL) && isLoopbackURL(s.Bitwarden.Server) &&
+		!o.UsesOAuth() &&
+		o.Token.Reveal() == oktatest.DefaultToken &&
 		s.Bitwarden.ClientID == bwtest.DefaultClientID && s.Bitwarden.ClientSecret.Reveal() == bwtest.DefaultClientSecret
 }
 
@@ -97,26 +99,32 @@ func isLoopbackURL(raw string) bool {
 // where names the directory and organization of settings for a message
 // (no secret).
 func where(s config.Settings) string {
-	if s.Directory.Okta.OrgURL == "" {
+	o, ok := s.Directory.Current().(*okta.Settings)
+	if !ok {
+		return "a " + s.Directory.Type + " directory, Bitwarden " + s.Bitwarden.Server
+	}
+	if o.OrgURL == "" {
 		return "settings the key cannot open"
 	}
-	return "Okta " + s.Directory.Okta.OrgURL + ", Bitwarden " + s.Bitwarden.Server
+	return "Okta " + o.OrgURL + ", Bitwarden " + s.Bitwarden.Server
 }
 
 // Settings returns the default settings pointed at a fake Okta and a fake
 // Bitwarden (for the demo and for tests).
-func Settings(okta *oktatest.Server, bw *bwtest.Server) config.Settings {
+func Settings(fake *oktatest.Server, bw *bwtest.Server) config.Settings {
 	s := config.Defaults()
-	Connect(&s, okta, bw)
+	Connect(&s, fake, bw)
 	return s
 }
 
 // Connect points s's directory and organization at the fakes, keeping
 // the sync options.
-func Connect(s *config.Settings, okta *oktatest.Server, bw *bwtest.Server) {
-	s.Directory.Type = config.DirectoryTypeOkta
-	s.Directory.Okta.OrgURL = okta.URL
-	s.Directory.Okta.Token = config.Secret(okta.Token())
+func Connect(s *config.Settings, fake *oktatest.Server, bw *bwtest.Server) {
+	s.Directory.Type = okta.KindName
+	config.Edit(&s.Directory, func(o *okta.Settings) {
+		o.OrgURL = fake.URL
+		o.Token = config.Secret(fake.Token())
+	})
 	s.Bitwarden.Server = bw.URL
 	s.Bitwarden.ClientID = bw.ClientID()
 	s.Bitwarden.ClientSecret = config.Secret(bw.ClientSecret())

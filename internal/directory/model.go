@@ -128,3 +128,12 @@ type MembershipCache interface {
 type Source interface {
 	Read(ctx context.Context, opts ReadOptions) (*Snapshot, error)
 }
+
+// DeltaReader is a Source that can read only the users changed since a
+// time (ReadOptions.UsersChangedSince). The engine asks a source for a
+// delta only when it is one; every other source gets full reads.
+type DeltaReader interface {
+	Source
+	// ReadsUserDeltas reports whether Read honours UsersChangedSince.
+	ReadsUserDeltas() bool
+}

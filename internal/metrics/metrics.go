@@ -1,8 +1,11 @@
 // Package metrics exposes dirsync's Prometheus metrics on a registry of its
 // own: runs by result, run duration, last success time, members and groups
-// synced, changes pushed by kind, and the Okta and Bitwarden requests by
-// status. It is fed by the engine's hooks (Engine.OnFinish,
-// Engine.OktaObserver, Engine.BitwardenObserver).
+// synced, changes pushed by kind, and the directory's and Bitwarden's
+// requests by status. It is fed by the engine's hooks (Engine.OnFinish,
+// Engine.DirectoryObserver, Engine.BitwardenObserver). The directory
+// metrics are per registered type, named after it
+// (dirsync_okta_requests_total, dirsync_ldap_requests_total), so that no
+// type is named here.
 package metrics
 
 import (
@@ -16,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dirsync/dirsync/internal/bitwarden"
-	"github.com/dirsync/dirsync/internal/directory/okta"
+	"github.com/dirsync/dirsync/internal/directory"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 )
 
@@ -36,15 +39,16 @@ type Metrics struct {
 	// Registry holds dirsync's collectors plus the Go and process ones.
 	Registry *prometheus.Registry
 
-	runs          *prometheus.CounterVec
-	duration      prometheus.Histogram
-	lastSuccess   prometheus.Gauge
-	members       prometheus.Gauge
-	groups        prometheus.Gauge
-	changes       *prometheus.CounterVec
-	oktaRequests  *prometheus.CounterVec
-	oktaRemaining *prometheus.GaugeVec
-	bwRequests    *prometheus.CounterVec
+	runs        *prometheus.CounterVec
+	duration    prometheus.Histogram
+	lastSuccess prometheus.Gauge
+	members     prometheus.Gauge
+	groups      prometheus.Gauge
+	changes     *prometheus.CounterVec
+	// dirRequests and dirRemaining are by directory type (Kind.Name).
+	dirRequests  map[string]*prometheus.CounterVec
+	dirRemaining map[string]*prometheus.GaugeVec
+	bwRequests   *prometheus.CounterVec
 }
 
 // New registers every metric on a new registry.
@@ -70,18 +74,22 @@ func New() *Metrics {
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dirsync_changes_pushed_total", Help: "Changes pushed to Bitwarden by kind, as predicted from the organization before each push.",
 		}, []string{"kind"}),
-		oktaRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dirsync_okta_requests_total", Help: "Okta API requests by HTTP status (\"error\" when no answer arrived).",
-		}, []string{"status"}),
-		oktaRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dirsync_okta_rate_limit_remaining", Help: "X-Rate-Limit-Remaining of the last Okta answer, by endpoint family.",
-		}, []string{"bucket"}),
+		dirRequests:  map[string]*prometheus.CounterVec{},
+		dirRemaining: map[string]*prometheus.GaugeVec{},
 		bwRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dirsync_bitwarden_requests_total", Help: "Bitwarden requests by HTTP status (\"error\" when no answer arrived).",
 		}, []string{"status"}),
 	}
-	m.Registry.MustRegister(m.runs, m.duration, m.lastSuccess, m.members, m.groups, m.changes,
-		m.oktaRequests, m.oktaRemaining, m.bwRequests,
+	for _, k := range directory.Kinds() {
+		m.dirRequests[k.Name] = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dirsync_" + k.Name + "_requests_total", Help: k.Title + " requests by status (HTTP status or LDAP result code; \"error\" when no answer arrived).",
+		}, []string{"status"})
+		m.dirRemaining[k.Name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dirsync_" + k.Name + "_rate_limit_remaining", Help: "The rate limit left after the last " + k.Title + " answer (Okta's X-Rate-Limit-Remaining), by endpoint family.",
+		}, []string{"bucket"})
+		m.Registry.MustRegister(m.dirRequests[k.Name], m.dirRemaining[k.Name])
+	}
+	m.Registry.MustRegister(m.runs, m.duration, m.lastSuccess, m.members, m.groups, m.changes, m.bwRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every kind shows from the start, at zero.
 	for _, k := range []string{KindInvites, KindRemovals, KindLinks, KindGroupsCreated, KindGroupsRenamed, KindMembershipsAdded, KindMembershipsRemoved} {
@@ -134,11 +142,15 @@ func (m *Metrics) OnFinish(_ context.Context, res *dsync.Result) {
 	}
 }
 
-// ObserveOkta counts one Okta request (Engine.OktaObserver).
-func (m *Metrics) ObserveOkta(ev okta.RequestEvent) {
-	m.oktaRequests.WithLabelValues(statusLabel(ev.Status)).Inc()
-	if ev.RateLimitRemaining >= 0 && ev.Bucket != "" {
-		m.oktaRemaining.WithLabelValues(ev.Bucket).Set(float64(ev.RateLimitRemaining))
+// ObserveDirectory counts one request of a directory source
+// (Engine.DirectoryObserver). Events of a type registered after New are
+// not counted.
+func (m *Metrics) ObserveDirectory(ev directory.RequestEvent) {
+	if c := m.dirRequests[ev.Kind]; c != nil {
+		c.WithLabelValues(statusLabel(ev.Status)).Inc()
+	}
+	if g := m.dirRemaining[ev.Kind]; g != nil && ev.RateLimitRemaining >= 0 && ev.Bucket != "" {
+		g.WithLabelValues(ev.Bucket).Set(float64(ev.RateLimitRemaining))
 	}
 }
 

@@ -6,13 +6,13 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/demo"
+	_ "github.com/dirsync/dirsync/internal/directory/all"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -75,7 +75,7 @@ func TestMetricsMoveAsRunsHappen(t *testing.T) {
 	}
 	m := New()
 	eng := dsync.New(st, "test")
-	eng.OktaObserver = m.ObserveOkta
+	eng.DirectoryObserver = m.ObserveDirectory
 	eng.BitwardenObserver = m.ObserveBitwarden
 	eng.OnFinish = append(eng.OnFinish, m.OnFinish)
 	srv := httptest.NewServer(m.Handler())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/alert"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -62,8 +63,8 @@ func newAlertsEnv(t *testing.T, withNotifier bool, hooks []string) *env {
 	})
 	if hooks != nil {
 		s := config.Defaults()
-		s.Directory.Okta.OrgURL = "https://acme.okta.com"
-		s.Directory.Okta.Token = config.Secret(testToken)
+		config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme.okta.com" })
+		config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = config.Secret(testToken) })
 		s.Bitwarden.ClientID = "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"
 		s.Bitwarden.ClientSecret = config.Secret(testSecret)
 		s.Alerts.WebhookURLs = config.Secret(strings.Join(hooks, "\n"))

@@ -11,6 +11,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
@@ -56,8 +57,8 @@ func TestMorePage(t *testing.T) {
 
 func exportSettings() config.Settings {
 	s := config.Defaults()
-	s.Directory.Okta.OrgURL = "https://acme.okta.com"
-	s.Directory.Okta.Token = testToken
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme.okta.com" })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = testToken })
 	s.Bitwarden.Server = "eu"
 	s.Bitwarden.ClientID = "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012"
 	s.Bitwarden.ClientSecret = testSecret
@@ -103,7 +104,7 @@ func TestSettingsExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("export does not parse back: %v", err)
 	}
-	if back.Directory.Okta.OrgURL != "https://acme.okta.com" || back.Sync.UserFilter != "exclude:bot@acme.com" || !keep.Token || !keep.ClientSecret || !keep.Webhooks {
+	if okta.Of(back.Directory).OrgURL != "https://acme.okta.com" || back.Sync.UserFilter != "exclude:bot@acme.com" || !keep.Has(okta.FieldToken) || !keep.ClientSecret || !keep.Webhooks {
 		t.Fatalf("round trip: %+v keep %+v", back.Sync, keep)
 	}
 }

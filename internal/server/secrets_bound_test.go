@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
@@ -77,7 +78,7 @@ func TestSecretsBoundToTheirHostOnSave(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Directory.Okta.OrgURL != "https://acme.okta.com" || got.Bitwarden.Server != "eu" {
+			if okta.Of(got.Directory).OrgURL != "https://acme.okta.com" || got.Bitwarden.Server != "eu" {
 				t.Fatalf("settings were saved: %+v", got)
 			}
 		})
@@ -97,7 +98,7 @@ func TestUnsavedTestSendsNoStoredSecretElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, secret := saved.Directory.Okta.Token.Reveal(), saved.Bitwarden.ClientSecret.Reveal()
+	token, secret := okta.Of(saved.Directory).Token.Reveal(), saved.Bitwarden.ClientSecret.Reveal()
 	evil := newCaptureServer(t)
 
 	r := p.post(p.c, "/test/run", p.fakeForm("okta.orgUrl", evil.URL))
@@ -117,11 +118,12 @@ func TestUnsavedTestSendsNoStoredSecretElsewhere(t *testing.T) {
 	// The engine itself refuses too, whoever calls it.
 	eng := dsync.New(p.st, "v-test")
 	for _, mod := range []func(*config.Settings){
-		func(s *config.Settings) { s.Directory.Okta.OrgURL = evil.URL },
+		func(s *config.Settings) { config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = evil.URL }) },
 		func(s *config.Settings) { s.Bitwarden.Server = evil.URL },
 	} {
 		s := saved
-		s.Directory.Okta.Token, s.Bitwarden.ClientSecret = "", ""
+		config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "" })
+		s.Bitwarden.ClientSecret = ""
 		mod(&s)
 		_, err := eng.Run(context.Background(), store.DefaultProfile, dsync.Options{Trigger: dsync.TriggerTest, Mode: dsync.ModeTest, Settings: &s})
 		if err == nil || !strings.Contains(err.Error(), "enter") {

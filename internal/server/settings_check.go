@@ -69,7 +69,7 @@ func (s *Server) settingsCheck(w http.ResponseWriter, r *http.Request) {
 	// Secrets are never sent back to the browser: a secret typed into the
 	// form was used for the check, but the form comes back without it.
 	var typed []string
-	for _, sf := range config.SecretFields {
+	for _, sf := range f.settings.SecretFields() {
 		if strings.TrimSpace(r.PostForm.Get(sf.Path)) != "" {
 			typed = append(typed, sf.Name)
 		}

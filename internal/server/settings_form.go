@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/web"
 )
 
@@ -27,13 +28,13 @@ const (
 // settingsSlots are the settings page's error slots, in page order. Each
 // is a config field path.
 var settingsSlots = []string{
-	config.FieldDirectoryType, config.FieldOktaOrgURL, config.FieldOktaToken,
-	config.FieldOktaClientID, config.FieldOktaPrivateKey, config.FieldOktaKeyID,
+	config.FieldDirectoryType, okta.FieldOrgURL, okta.FieldToken,
+	okta.FieldClientID, okta.FieldPrivateKey, okta.FieldKeyID,
 	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
 	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
 	config.FieldMaxRemovals, config.FieldMaxRemovalPct,
 	config.FieldMaxMembershipRemovals, config.FieldMaxMembershipRemovalPct, config.FieldMaxShrinkPct, config.FieldWebhooks,
-	config.FieldOktaConcurrency, config.FieldOktaShare, config.FieldFullReadHours, config.FieldImportTimeout, config.FieldTimeout,
+	okta.FieldConcurrency, okta.FieldShare, okta.FieldFullReadHours, config.FieldImportTimeout, config.FieldTimeout,
 }
 
 // slotOf maps a form field name to the error slot that explains it.
@@ -44,7 +45,7 @@ func slotOf(name string) string {
 	case formGroups:
 		return config.FieldUsersGroups
 	case formOktaAuthMethod:
-		return config.FieldOktaToken
+		return okta.FieldToken
 	}
 	for _, f := range settingsSlots {
 		if f == name {
@@ -90,14 +91,15 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 // settingsView shows stored settings in the form. Secrets appear only as
 // "set" or "not set".
 func settingsView(st config.Settings) web.SettingsForm {
+	o := okta.Of(st.Directory)
 	f := web.SettingsForm{
 		DirectoryType:     st.Directory.Type,
-		OrgURL:            st.Directory.Okta.OrgURL,
-		TokenSet:          st.Directory.Okta.Token.IsSet(),
+		OrgURL:            o.OrgURL,
+		TokenSet:          o.Token.IsSet(),
 		AuthMethod:        web.OktaAuthToken,
-		OktaClientID:      st.Directory.Okta.ClientID,
-		OktaKeyID:         st.Directory.Okta.KeyID,
-		PrivateKeySet:     st.Directory.Okta.PrivateKey.IsSet(),
+		OktaClientID:      o.ClientID,
+		OktaKeyID:         o.KeyID,
+		PrivateKeySet:     o.PrivateKey.IsSet(),
 		ClientID:          st.Bitwarden.ClientID,
 		SecretSet:         st.Bitwarden.ClientSecret.IsSet(),
 		Interval:          strconv.Itoa(st.Sync.IntervalMinutes),
@@ -108,9 +110,9 @@ func settingsView(st config.Settings) web.SettingsForm {
 		UserFilter:        st.Sync.UserFilter,
 		Groups:            st.Sync.Groups,
 		GroupFilter:       st.Sync.GroupFilter,
-		Concurrency:       strconv.Itoa(st.Directory.Okta.Concurrency),
-		RateLimitShare:    strconv.FormatFloat(st.Directory.Okta.RateLimitShare, 'g', -1, 64),
-		FullReadHours:     strconv.Itoa(st.Directory.Okta.FullReadHours),
+		Concurrency:       strconv.Itoa(o.Concurrency),
+		RateLimitShare:    strconv.FormatFloat(o.RateLimitShare, 'g', -1, 64),
+		FullReadHours:     strconv.Itoa(o.FullReadHours),
 		MaxRemovals:       strconv.Itoa(st.Guard.MaxRemovals),
 		MaxRemovalPercent: strconv.FormatFloat(st.Guard.MaxRemovalPercent, 'g', -1, 64),
 		WebhooksSet:       st.Alerts.WebhookURLs.IsSet(),
@@ -122,7 +124,7 @@ func settingsView(st config.Settings) web.SettingsForm {
 		MaxShrinkPercent:            strconv.FormatFloat(st.Guard.MaxShrinkPercent, 'g', -1, 64),
 		TimeoutMinutes:              strconv.Itoa(st.Sync.TimeoutMinutes),
 	}
-	if st.Directory.Okta.UsesOAuth() {
+	if o.UsesOAuth() {
 		f.AuthMethod = web.OktaAuthOAuth
 	}
 	switch st.Bitwarden.Server {
@@ -150,27 +152,28 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	// Secrets start empty: a typed one is taken as is, an empty one is
 	// carried over from the stored settings below, by CarrySecrets, only if
 	// it would still go to the same place.
-	for _, f := range config.SecretFields {
-		*f.Get(&st) = ""
+	for _, f := range st.SecretFields() {
+		*f.Value = ""
 	}
 	st.Directory.Type = get(config.FieldDirectoryType)
-	st.Directory.Okta.OrgURL = get(config.FieldOktaOrgURL)
+	o := okta.Of(st.Directory)
+	o.OrgURL = get(okta.FieldOrgURL)
 	// Only the chosen sign-in method's fields are read: the other's
 	// (hidden, maybe still filled in) are dropped, stored secret included.
 	method := oktaAuthMethod(form)
-	st.Directory.Okta.ClientID, st.Directory.Okta.KeyID = "", ""
+	o.ClientID, o.KeyID = "", ""
 	switch method {
 	case web.OktaAuthOAuth:
-		st.Directory.Okta.ClientID = get(config.FieldOktaClientID)
-		st.Directory.Okta.KeyID = get(config.FieldOktaKeyID)
-		st.Directory.Okta.PrivateKey = config.Secret(get(config.FieldOktaPrivateKey))
-		if st.Directory.Okta.ClientID == "" {
-			errs[config.FieldOktaClientID] = "the service app's client ID is required (Okta admin console → Applications → the API Services app → General → Client ID)"
+		o.ClientID = get(okta.FieldClientID)
+		o.KeyID = get(okta.FieldKeyID)
+		o.PrivateKey = config.Secret(get(okta.FieldPrivateKey))
+		if o.ClientID == "" {
+			errs[okta.FieldClientID] = "the service app's client ID is required (Okta admin console → Applications → the API Services app → General → Client ID)"
 		}
 	case web.OktaAuthToken:
-		st.Directory.Okta.Token = config.Secret(get(config.FieldOktaToken))
+		o.Token = config.Secret(get(okta.FieldToken))
 	default:
-		errs[config.FieldOktaToken] = "choose how dirsync signs in to Okta: an API token or an OAuth service app"
+		errs[okta.FieldToken] = "choose how dirsync signs in to Okta: an API token or an OAuth service app"
 	}
 	st.Bitwarden.ClientID = get(config.FieldBWClientID)
 	st.Bitwarden.ClientSecret = config.Secret(get(config.FieldBWClientSecret))
@@ -203,33 +206,33 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	st.Sync.GroupFilter = get(config.FieldGroupFilter)
 
 	// Empty advanced fields mean "use the default" (Normalize fills it).
-	conc := get(config.FieldOktaConcurrency)
-	st.Directory.Okta.Concurrency = 0
+	conc := get(okta.FieldConcurrency)
+	o.Concurrency = 0
 	if conc != "" {
 		// 0 would silently mean "default" after Normalize; refuse it here.
 		if n, err := strconv.Atoi(conc); err != nil || n < 1 {
-			errs[config.FieldOktaConcurrency] = fmt.Sprintf("enter a whole number from 1 to %d, or leave it empty for %d", config.MaxConcurrency, config.DefaultConcurrency)
+			errs[okta.FieldConcurrency] = fmt.Sprintf("enter a whole number from 1 to %d, or leave it empty for %d", okta.MaxConcurrency, okta.DefaultConcurrency)
 		} else {
-			st.Directory.Okta.Concurrency = n
+			o.Concurrency = n
 		}
 	}
-	share := get(config.FieldOktaShare)
-	st.Directory.Okta.RateLimitShare = 0
+	share := get(okta.FieldShare)
+	o.RateLimitShare = 0
 	if share != "" {
 		if x, err := strconv.ParseFloat(share, 64); err != nil || !(x > 0) {
-			errs[config.FieldOktaShare] = fmt.Sprintf("enter a decimal number above 0 and at most 1, such as 0.5, or leave it empty for %g", config.DefaultRateLimitShare)
+			errs[okta.FieldShare] = fmt.Sprintf("enter a decimal number above 0 and at most 1, such as 0.5, or leave it empty for %g", okta.DefaultRateLimitShare)
 		} else {
-			st.Directory.Okta.RateLimitShare = x
+			o.RateLimitShare = x
 		}
 	}
 
-	hours := get(config.FieldFullReadHours)
-	st.Directory.Okta.FullReadHours = 0
+	hours := get(okta.FieldFullReadHours)
+	o.FullReadHours = 0
 	if hours != "" {
 		if n, err := strconv.Atoi(hours); err != nil || n < 1 {
-			errs[config.FieldFullReadHours] = fmt.Sprintf("enter a whole number of hours from 1 to 168, or leave it empty for %d", config.DefaultFullReadHours)
+			errs[okta.FieldFullReadHours] = fmt.Sprintf("enter a whole number of hours from 1 to 168, or leave it empty for %d", okta.DefaultFullReadHours)
 		} else {
-			st.Directory.Okta.FullReadHours = n
+			o.FullReadHours = n
 		}
 	}
 	importTimeout := get(config.FieldImportTimeout)
@@ -294,6 +297,7 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		st.Alerts.WebhookURLs = config.Secret(hooks)
 	}
 
+	st.Directory.SetSection(o)
 	st.Normalize()
 	for k, v := range config.CarrySecrets(stored, &st, func(path string) bool {
 		return path != config.FieldWebhooks || !on(formClearWebhooks)
@@ -303,7 +307,7 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	if err := st.Validate(true); err != nil {
 		if fe, ok := err.(config.FieldErrors); ok {
 			for k, v := range fe {
-				if k == config.FieldOktaToken && method == web.OktaAuthOAuth {
+				if k == okta.FieldToken && method == web.OktaAuthOAuth {
 					continue // no client ID yet: said above, not "token required"
 				}
 				if _, dup := errs[k]; !dup {
@@ -317,14 +321,14 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 
 	view := web.SettingsForm{
 		DirectoryType:     get(config.FieldDirectoryType),
-		OrgURL:            get(config.FieldOktaOrgURL),
-		TokenSet:          stored.Directory.Okta.Token.IsSet(),
-		TokenTyped:        method == web.OktaAuthToken && get(config.FieldOktaToken) != "",
+		OrgURL:            get(okta.FieldOrgURL),
+		TokenSet:          okta.Of(stored.Directory).Token.IsSet(),
+		TokenTyped:        method == web.OktaAuthToken && get(okta.FieldToken) != "",
 		AuthMethod:        method,
-		OktaClientID:      get(config.FieldOktaClientID),
-		OktaKeyID:         get(config.FieldOktaKeyID),
-		PrivateKeySet:     stored.Directory.Okta.PrivateKey.IsSet(),
-		PrivateKeyTyped:   method == web.OktaAuthOAuth && get(config.FieldOktaPrivateKey) != "",
+		OktaClientID:      get(okta.FieldClientID),
+		OktaKeyID:         get(okta.FieldKeyID),
+		PrivateKeySet:     okta.Of(stored.Directory).PrivateKey.IsSet(),
+		PrivateKeyTyped:   method == web.OktaAuthOAuth && get(okta.FieldPrivateKey) != "",
 		Server:            choice,
 		SelfURL:           selfURL,
 		ClientID:          get(config.FieldBWClientID),
@@ -379,7 +383,7 @@ func oktaAuthMethod(form url.Values) string {
 	if m := strings.TrimSpace(form.Get(formOktaAuthMethod)); m != "" {
 		return m
 	}
-	if strings.TrimSpace(form.Get(config.FieldOktaClientID)) != "" {
+	if strings.TrimSpace(form.Get(okta.FieldClientID)) != "" {
 		return web.OktaAuthOAuth
 	}
 	return web.OktaAuthToken

@@ -73,9 +73,9 @@ func TestSettingsOAuthServiceApp(t *testing.T) {
 	// The token field still filled in (hidden by CSS) is ignored.
 	wantStatus(t, e.post(c, "/settings", oauthForm(key)), http.StatusSeeOther)
 	got := load()
-	if got.Directory.Okta.Token.IsSet() || got.Directory.Okta.ClientID != "0oa1b2c3d4EXAMPLE5x7" || got.Directory.Okta.KeyID != "k1" ||
-		strings.TrimSpace(got.Directory.Okta.PrivateKey.Reveal()) != strings.TrimSpace(key) {
-		t.Fatalf("saved okta %+v (token set %v)", got.Directory.Okta, got.Directory.Okta.Token.IsSet())
+	if okta.Of(got.Directory).Token.IsSet() || okta.Of(got.Directory).ClientID != "0oa1b2c3d4EXAMPLE5x7" || okta.Of(got.Directory).KeyID != "k1" ||
+		strings.TrimSpace(okta.Of(got.Directory).PrivateKey.Reveal()) != strings.TrimSpace(key) {
+		t.Fatalf("saved okta %+v (token set %v)", okta.Of(got.Directory), okta.Of(got.Directory).Token.IsSet())
 	}
 
 	// Shown again: OAuth chosen, key "set" and never echoed.
@@ -93,7 +93,7 @@ func TestSettingsOAuthServiceApp(t *testing.T) {
 
 	// An empty key field keeps the stored key.
 	wantStatus(t, e.post(c, "/settings", with(oauthForm(""), "sync.intervalMinutes", "20")), http.StatusSeeOther)
-	if got := load(); !got.Directory.Okta.PrivateKey.IsSet() || got.Sync.IntervalMinutes != 20 {
+	if got := load(); !okta.Of(got.Directory).PrivateKey.IsSet() || got.Sync.IntervalMinutes != 20 {
 		t.Fatal("stored key not kept")
 	}
 
@@ -130,8 +130,8 @@ func TestSettingsOAuthServiceApp(t *testing.T) {
 	// Back to a token: the app's fields and key go.
 	wantStatus(t, e.post(c, "/settings", with(oauthForm(""), "okta.authMethod", "token")), http.StatusSeeOther)
 	got = load()
-	if got.Directory.Okta.UsesOAuth() || got.Directory.Okta.KeyID != "" || got.Directory.Okta.Token.Reveal() != testToken {
-		t.Fatalf("after switching back: %+v", got.Directory.Okta)
+	if okta.Of(got.Directory).UsesOAuth() || okta.Of(got.Directory).KeyID != "" || okta.Of(got.Directory).Token.Reveal() != testToken {
+		t.Fatalf("after switching back: %+v", okta.Of(got.Directory))
 	}
 }
 
@@ -171,8 +171,8 @@ func TestBrowserOktaAuthChoice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Directory.Okta.ClientID != "0oa1b2c3d4EXAMPLE5x7" || !got.Directory.Okta.PrivateKey.IsSet() || got.Directory.Okta.Token.IsSet() {
-		t.Fatalf("saved %+v", got.Directory.Okta)
+	if okta.Of(got.Directory).ClientID != "0oa1b2c3d4EXAMPLE5x7" || !okta.Of(got.Directory).PrivateKey.IsSet() || okta.Of(got.Directory).Token.IsSet() {
+		t.Fatalf("saved %+v", okta.Of(got.Directory))
 	}
 	if problems := b.Problems(); len(problems) > 0 {
 		t.Fatalf("browser reported errors: %q", problems)
@@ -183,7 +183,7 @@ func TestBrowserOktaAuthChoice(t *testing.T) {
 // when settings use one.
 func TestErrorHintsOAuth(t *testing.T) {
 	st := config.Defaults()
-	st.Directory.Okta.ClientID = "0oa1"
+	config.Edit(&st.Directory, func(o *okta.Settings) { o.ClientID = "0oa1" })
 	for _, tc := range []struct {
 		err  error
 		want string

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -126,12 +128,12 @@ func TestSettingsSaveRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Defaults()
-	want.Directory.Okta = config.Okta{OrgURL: "https://acme.okta.com", Token: testToken, Concurrency: 6, RateLimitShare: 0.25, FullReadHours: 12}
+	want.Directory.SetSection(&okta.Settings{OrgURL: "https://acme.okta.com", Token: testToken, Concurrency: 6, RateLimitShare: 0.25, FullReadHours: 12})
 	want.Bitwarden = config.Bitwarden{Server: "eu", ClientID: "organization.1b2c3d4e-aaaa-bbbb-cccc-123456789012", ClientSecret: testSecret, ImportTimeoutSeconds: config.DefaultImportTimeoutSeconds}
 	want.Sync = config.Sync{IntervalMinutes: 15, RemoveDisabled: true, Users: true, UserFilter: "exclude:bot@acme.com",
 		Groups: true, GroupFilter: `include:Engineering | type eq "OKTA_GROUP"`, InviteUsers: true, TimeoutMinutes: 45}
 	want.Guard = config.Guard{MaxRemovals: 25, MaxRemovalPercent: 5, MaxMembershipRemovals: 200, MaxMembershipRemovalPercent: 5, MaxShrinkPercent: 20}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("stored %+v\nwant    %+v", got, want)
 	}
 
@@ -215,7 +217,7 @@ func TestSettingsInvalid(t *testing.T) {
 		{"org url with a path", with(validForm(), "okta.orgUrl", "https://acme.okta.com/admin/dashboard"), "okta.orgUrl", `paste only the part before the path: "https://acme.okta.com"`},
 		{"org url of the admin console", with(validForm(), "okta.orgUrl", "https://acme-admin.okta.com"), "okta.orgUrl", `without "-admin": "https://acme.okta.com"`},
 		{"token missing", with(validForm(), "okta.token", ""), "okta.token", "the Okta API token is required"},
-		{"directory type", with(validForm(), "directory.type", "ldap"), "directory.type", "unsupported directory type"},
+		{"directory type", with(validForm(), "directory.type", "nosuch"), "directory.type", "unsupported directory type"},
 		{"server choice", with(validForm(), "bitwarden.server", "mars"), "bitwarden.server", "choose US, EU or Self-hosted"},
 		{"self-hosted empty", with(validForm(), "bitwarden.server", "self"), "bitwarden.server", "enter your self-hosted server's base URL"},
 		{"self-hosted http", with(validForm(), "bitwarden.server", "self", "bitwarden.url", "http://vault.example.com"), "bitwarden.server", "must use https"},
@@ -310,8 +312,8 @@ func TestSettingsSecretsWriteOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Directory.Okta.Token.Reveal() != testToken || got.Bitwarden.ClientSecret.Reveal() != testSecret || got.Sync.IntervalMinutes != 30 {
-		t.Fatalf("secrets not kept: token %v secret %v interval %d", got.Directory.Okta.Token.Reveal() == testToken, got.Bitwarden.ClientSecret.Reveal() == testSecret, got.Sync.IntervalMinutes)
+	if okta.Of(got.Directory).Token.Reveal() != testToken || got.Bitwarden.ClientSecret.Reveal() != testSecret || got.Sync.IntervalMinutes != 30 {
+		t.Fatalf("secrets not kept: token %v secret %v interval %d", okta.Of(got.Directory).Token.Reveal() == testToken, got.Bitwarden.ClientSecret.Reveal() == testSecret, got.Sync.IntervalMinutes)
 	}
 	// With a stored secret, an error elsewhere does not ask for it again.
 	r = e.post(c, "/settings", with(validForm(), "okta.token", "", "sync.intervalMinutes", "nope"))
@@ -325,7 +327,7 @@ func TestSettingsSecretsWriteOnly(t *testing.T) {
 	// A new token replaces the old one.
 	wantStatus(t, e.post(c, "/settings", with(validForm(), "okta.token", "replacement-token")), http.StatusSeeOther)
 	got, _ = e.st.LoadSettings(context.Background(), store.DefaultProfile)
-	if got.Directory.Okta.Token.Reveal() != "replacement-token" {
+	if okta.Of(got.Directory).Token.Reveal() != "replacement-token" {
 		t.Fatal("token not replaced")
 	}
 }
@@ -441,9 +443,9 @@ func TestSettingsWebhooksWriteOnly(t *testing.T) {
 // whose errors the page would not show next to a field.
 func TestEveryValidationErrorHasASlot(t *testing.T) {
 	bad := config.Settings{}
-	bad.Directory.Okta.Concurrency = -1
-	bad.Directory.Okta.RateLimitShare = -1
-	bad.Directory.Okta.FullReadHours = -1
+	config.Edit(&bad.Directory, func(o *okta.Settings) { o.Concurrency = -1 })
+	config.Edit(&bad.Directory, func(o *okta.Settings) { o.RateLimitShare = -1 })
+	config.Edit(&bad.Directory, func(o *okta.Settings) { o.FullReadHours = -1 })
 	bad.Guard = config.Guard{MaxRemovals: -1, MaxRemovalPercent: -1}
 	bad.Sync.UserFilter, bad.Sync.GroupFilter = "x", "y"
 	bad.Alerts.WebhookURLs = "ftp://x"

@@ -13,7 +13,6 @@ import (
 
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
@@ -651,78 +650,28 @@ func filterView(raw string) web.FilterView {
 	return v
 }
 
-// errorHints says what to check for a failed test. Okta's answers are
-// recognised by type when the error chain keeps it, and by their code in
-// the text otherwise (an error that crossed a process boundary).
+// errorHints says what to check for a failed test: the settings and the
+// sync's own refusals first, then what the directory type knows of its
+// errors (Settings.Explain).
 func errorHints(err error, st config.Settings) []string {
 	msg := err.Error()
-	var apiErr *okta.APIError
-	isAPI := errors.As(err, &apiErr)
-	has := func(code string, status int) bool {
-		if isAPI {
-			return apiErr.Status == status && (code == "" || apiErr.Code == code)
-		}
-		return strings.Contains(msg, code) && strings.Contains(msg, strconv.Itoa(status))
-	}
-	var hints []string
 	var fe config.FieldErrors
-	var tokErr *okta.TokenError
-	oauth := st.Directory.Okta.UsesOAuth() || (isAPI && apiErr.OAuth)
 	switch {
-	case errors.As(err, &tokErr):
-		hints = append(hints, "The OAuth service app: Okta refused dirsync's token request. "+tokErr.Hint()+".")
-	case oauth && isAPI && apiErr.Status == http.StatusForbidden:
-		hints = append(hints,
-			"The service app's admin role: in Okta open Applications → the app → Admin roles and assign it the Read-only Administrator role (reading users and groups needs one).")
-	case oauth && isAPI && apiErr.Status == http.StatusUnauthorized:
-		hints = append(hints,
-			"The service app's access token: Okta refused even a new one. Check that the app is active and that okta.users.read and okta.groups.read are granted on its Okta API Scopes tab.")
-	case has(okta.CodeInvalidToken, http.StatusUnauthorized) || (isAPI && apiErr.Status == http.StatusUnauthorized):
-		hints = append(hints,
-			"The Okta API token: Okta says it is invalid, expired or revoked. Tokens expire after 30 days without use and end when their admin is deactivated. Create a new one in Okta (Security → API → Tokens) and enter it in Settings.",
-			"The org URL: a token only works on the org that issued it ("+orDash(st.Directory.Okta.OrgURL)+" now).")
-	case has(okta.CodeForbidden, http.StatusForbidden) || (isAPI && apiErr.Status == http.StatusForbidden):
-		hints = append(hints,
-			"The token's rights: the admin who created it must be allowed to read users and groups (Read-only Administrator is enough). Create the token as such an admin.")
-	case has(okta.CodeBadFilter, http.StatusBadRequest):
-		hints = append(hints,
-			"The native filter syntax (the part after | in the user or group filter). Okta accepts, for users: eq on status, id, profile.login, profile.email, profile.firstName, profile.lastName, and gt/ge/lt/le on lastUpdated; for groups: eq on id and type, and the timestamps. Values go in double quotes and expressions combine with and/or, e.g. | status eq \"ACTIVE\".")
-		if isAPI && apiErr.Filter != "" {
-			hints = append(hints, "Okta refused this expression: "+apiErr.Filter)
-		}
-	case isAPI && apiErr.Status == http.StatusNotFound:
-		hints = append(hints, "The org URL: it should be your Okta address, such as https://acme.okta.com (now "+orDash(st.Directory.Okta.OrgURL)+").")
-	case isAPI && apiErr.Status == http.StatusTooManyRequests:
-		hints = append(hints, "Okta's rate limits: other clients may be using most of them. Lower the concurrency or the rate-limit share in Settings → Advanced, or try again later.")
-	case isAPI && apiErr.Status >= 500:
-		hints = append(hints, "Okta's status (status.okta.com), or the proxy in front of it; try again later.")
 	case errors.As(err, &fe):
-		hints = append(hints, "The settings: open Settings and fix the fields it marks.")
-	case errors.Is(err, okta.ErrForeignLink):
-		hints = append(hints, "A proxy or custom domain in front of Okta: Okta's page links point to another address than the org URL. Use the address Okta's links use as the org URL.")
+		return []string{"The settings: open Settings and fix the fields it marks."}
 	case strings.Contains(msg, "no settings saved"):
-		hints = append(hints, "Fill in Settings (the Okta org URL and token at least) and save them, or use “Test these settings” on the Settings page.")
+		return []string{"Fill in Settings (the directory and Bitwarden connections at least) and save them, or use “Test these settings” on the Settings page."}
 	case strings.Contains(msg, "share an email"):
-		hints = append(hints, "Duplicate emails: give each active Okta account its own email, or leave one out with the user filter (exclude:…).")
+		return []string{"Duplicate emails: give each active directory account its own email, or leave one out with the user filter (exclude:…)."}
 	case strings.Contains(msg, "largeImport"):
-		hints = append(hints, "The size of the import: turn on Large import in Settings to send it in batches.")
-	case strings.Contains(msg, "not a JSON array") || strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "no such host") || strings.Contains(msg, "timed out") || strings.Contains(msg, "certificate"):
-		hints = append(hints,
-			"The org URL: it should be your Okta address, such as https://acme.okta.com (now "+orDash(st.Directory.Okta.OrgURL)+").",
-			"The network: this server must reach Okta over https (proxy, firewall, DNS).")
+		return []string{"The size of the import: turn on Large import in Settings to send it in batches."}
 	}
-	if len(hints) == 0 {
-		hints = append(hints, "The settings (org URL, token, filters), then the server log for details; run the test again.")
+	if cur := st.Directory.Current(); cur != nil {
+		if ex := cur.Explain(err); ex != nil && len(ex.Hints) > 0 {
+			return ex.Hints
+		}
 	}
-	return hints
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "not set"
-	}
-	return s
+	return []string{"The settings (the directory connection, filters), then the server log for details; run the test again."}
 }
 
 // timingsOf decodes a run's timings; zero when absent or unreadable.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 )
 
 // A service app's private key is a sealed secret like the token: stored
@@ -21,10 +22,10 @@ func TestOAuthPrivateKeySealed(t *testing.T) {
 	ctx := context.Background()
 	const pemKey = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTESTKEYbodyONLY\n-----END PRIVATE KEY-----\n"
 	want := sampleSettings()
-	want.Directory.Okta.Token = ""
-	want.Directory.Okta.ClientID = "0oa1b2c3d4EXAMPLE5x7"
-	want.Directory.Okta.KeyID = "k1"
-	want.Directory.Okta.PrivateKey = pemKey
+	config.Edit(&want.Directory, func(o *okta.Settings) { o.Token = "" })
+	config.Edit(&want.Directory, func(o *okta.Settings) { o.ClientID = "0oa1b2c3d4EXAMPLE5x7" })
+	config.Edit(&want.Directory, func(o *okta.Settings) { o.KeyID = "k1" })
+	config.Edit(&want.Directory, func(o *okta.Settings) { o.PrivateKey = pemKey })
 	if _, err := s.SaveSettings(ctx, DefaultProfile, want); err != nil {
 		t.Fatal(err)
 	}
@@ -33,19 +34,19 @@ func TestOAuthPrivateKeySealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("round trip:\n got %#v\nwant %#v", got.Directory.Okta, want.Directory.Okta)
+		t.Fatalf("round trip:\n got %#v\nwant %#v", okta.Of(got.Directory), okta.Of(want.Directory))
 	}
-	if got.Directory.Okta.PrivateKey.Reveal() != pemKey {
+	if okta.Of(got.Directory).PrivateKey.Reveal() != pemKey {
 		t.Fatal("private key not restored")
 	}
 	next := want
-	next.Directory.Okta.PrivateKey = pemKey + " "
+	config.Edit(&next.Directory, func(o *okta.Settings) { o.PrivateKey = pemKey + " " })
 	ch, err := s.SaveSettings(ctx, DefaultProfile, next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(ch.Fields, config.FieldOktaPrivateKey) {
-		t.Errorf("changed fields %v lack %s", ch.Fields, config.FieldOktaPrivateKey)
+	if !slices.Contains(ch.Fields, okta.FieldPrivateKey) {
+		t.Errorf("changed fields %v lack %s", ch.Fields, okta.FieldPrivateKey)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

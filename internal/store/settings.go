@@ -6,18 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/dirsync/dirsync/internal/config"
-)
-
-// Secret names (the config field paths) used as rows of the secrets table.
-const (
-	secretOktaToken      = config.FieldOktaToken
-	secretBWClientSecret = config.FieldBWClientSecret
-	secretWebhooks       = config.FieldWebhooks
-	secretOktaPrivateKey = config.FieldOktaPrivateKey
+	"github.com/dirsync/dirsync/internal/directory"
 )
 
 // Field paths without a config.Field* constant.
@@ -106,16 +101,17 @@ func loadSettingsTx(ctx context.Context, tx *sqlx.Tx, profileID int64) (config.S
 		return config.Settings{}, false, fmt.Errorf("store: decode settings of profile %d: %w", profileID, err)
 	}
 	// Stored JSON never holds secrets; make sure nothing slipped in.
-	for _, f := range config.SecretFields {
-		*f.Get(&st) = ""
-	}
+	st.ClearSecrets()
 	return st, true, nil
 }
 
+// setSecret fills the secret named name (its field path); a row of a
+// secret the settings no longer have (another directory type's) is
+// ignored, and deleted by the next save.
 func setSecret(st *config.Settings, name string, v config.Secret) {
-	for _, f := range config.SecretFields {
+	for _, f := range st.SecretFields() {
 		if f.Path == name {
-			*f.Get(st) = v
+			*f.Value = v
 		}
 	}
 }
@@ -166,9 +162,7 @@ func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Set
 		}
 
 		plain := st
-		for _, f := range config.SecretFields {
-			*f.Get(&plain) = ""
-		}
+		plain.ClearSecrets()
 		js, err := json.Marshal(plain)
 		if err != nil {
 			return fmt.Errorf("store: encode settings of profile %d: %w", profileID, err)
@@ -179,10 +173,22 @@ func (s *Store) SaveSettings(ctx context.Context, profileID int64, st config.Set
 			return fmt.Errorf("store: save settings of profile %d: %w", profileID, err)
 		}
 		// Each secret sealed in its own row, named by its field path (the
-		// associated data binds a row to its name and profile).
-		for _, f := range config.SecretFields {
-			if err := s.putSecretTx(ctx, tx, profileID, f.Path, *f.Get(&st), now); err != nil {
+		// associated data binds a row to its name and profile). Rows of
+		// secrets the settings no longer have (another directory type's)
+		// are deleted: a secret is kept only for the type it was entered
+		// for.
+		current := map[string]bool{}
+		for _, f := range st.SecretFields() {
+			current[f.Path] = true
+			if err := s.putSecretTx(ctx, tx, profileID, f.Path, *f.Value, now); err != nil {
 				return err
+			}
+		}
+		for _, r := range rows {
+			if !current[r.Name] {
+				if err := s.putSecretTx(ctx, tx, profileID, r.Name, "", now); err != nil {
+					return err
+				}
 			}
 		}
 		if change.DirectoryChanged || change.OrganizationChanged {
@@ -234,16 +240,10 @@ func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
 		return x != y
 	}
 	add(a.Directory.Type != b.Directory.Type, config.FieldDirectoryType)
-	add(a.Directory.Okta.OrgURL != b.Directory.Okta.OrgURL, config.FieldOktaOrgURL)
-	add(secretChanged(secretOktaToken, a.Directory.Okta.Token, b.Directory.Okta.Token), config.FieldOktaToken)
-	add(a.Directory.Okta.ClientID != b.Directory.Okta.ClientID, config.FieldOktaClientID)
-	add(secretChanged(secretOktaPrivateKey, a.Directory.Okta.PrivateKey, b.Directory.Okta.PrivateKey), config.FieldOktaPrivateKey)
-	add(a.Directory.Okta.KeyID != b.Directory.Okta.KeyID, config.FieldOktaKeyID)
-	add(a.Directory.Okta.Concurrency != b.Directory.Okta.Concurrency, config.FieldOktaConcurrency)
-	add(a.Directory.Okta.RateLimitShare != b.Directory.Okta.RateLimitShare, config.FieldOktaShare)
+	out = append(out, diffSection(a, b, unreadable)...)
 	add(a.Bitwarden.Server != b.Bitwarden.Server, config.FieldBWServer)
 	add(a.Bitwarden.ClientID != b.Bitwarden.ClientID, config.FieldBWClientID)
-	add(secretChanged(secretBWClientSecret, a.Bitwarden.ClientSecret, b.Bitwarden.ClientSecret), config.FieldBWClientSecret)
+	add(secretChanged(config.FieldBWClientSecret, a.Bitwarden.ClientSecret, b.Bitwarden.ClientSecret), config.FieldBWClientSecret)
 	add(a.Sync.IntervalMinutes != b.Sync.IntervalMinutes, config.FieldInterval)
 	add(a.Sync.RemoveDisabled != b.Sync.RemoveDisabled, fieldRemoveDisabled)
 	add(a.Sync.OverwriteExisting != b.Sync.OverwriteExisting, fieldOverwriteExisting)
@@ -252,13 +252,42 @@ func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
 	add(a.Sync.Groups != b.Sync.Groups, fieldGroups)
 	add(a.Sync.UserFilter != b.Sync.UserFilter, config.FieldUserFilter)
 	add(a.Sync.GroupFilter != b.Sync.GroupFilter, config.FieldGroupFilter)
-	add(a.Directory.Okta.FullReadHours != b.Directory.Okta.FullReadHours, config.FieldFullReadHours)
 	add(a.Guard.MaxRemovals != b.Guard.MaxRemovals, config.FieldMaxRemovals)
 	add(a.Guard.MaxRemovalPercent != b.Guard.MaxRemovalPercent, config.FieldMaxRemovalPct)
 	add(a.Guard.MaxMembershipRemovals != b.Guard.MaxMembershipRemovals, config.FieldMaxMembershipRemovals)
 	add(a.Guard.MaxMembershipRemovalPercent != b.Guard.MaxMembershipRemovalPercent, config.FieldMaxMembershipRemovalPct)
 	add(a.Guard.MaxShrinkPercent != b.Guard.MaxShrinkPercent, config.FieldMaxShrinkPct)
 	add(a.Sync.TimeoutMinutes != b.Sync.TimeoutMinutes, config.FieldTimeout)
-	add(secretChanged(secretWebhooks, a.Alerts.WebhookURLs, b.Alerts.WebhookURLs), config.FieldWebhooks)
+	add(secretChanged(config.FieldWebhooks, a.Alerts.WebhookURLs, b.Alerts.WebhookURLs), config.FieldWebhooks)
+	return out
+}
+
+// diffSection lists the changed fields of the chosen directory type's
+// section, walking its struct (paths "<type>.<json name>", in field
+// order), so that a type's fields are covered without naming them here.
+// Secrets count as changed when their stored row cannot be opened.
+func diffSection(a, b config.Settings, unreadable map[string]bool) []string {
+	sa, sb := a.Directory.Current(), b.Directory.Current()
+	if sb == nil {
+		return nil
+	}
+	if sa == nil || sa.Kind() != sb.Kind() {
+		k, _ := directory.Lookup(sb.Kind())
+		sa = k.New()
+	}
+	va, vb := reflect.ValueOf(sa).Elem(), reflect.ValueOf(sb).Elem()
+	t := vb.Type()
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "" || name == "-" {
+			continue
+		}
+		path := sb.Kind() + "." + name
+		if unreadable[path] || !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, path)
+		}
+	}
 	return out
 }

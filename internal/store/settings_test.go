@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 )
 
 const (
@@ -22,8 +23,8 @@ const (
 
 func sampleSettings() config.Settings {
 	st := config.Defaults()
-	st.Directory.Okta.OrgURL = "https://acme.okta.com"
-	st.Directory.Okta.Token = testToken
+	config.Edit(&st.Directory, func(o *okta.Settings) { o.OrgURL = "https://acme.okta.com" })
+	config.Edit(&st.Directory, func(o *okta.Settings) { o.Token = testToken })
 	st.Bitwarden.ClientID = "organization.1b2c3d4e-0000-1111-2222-333344445555"
 	st.Bitwarden.ClientSecret = testSecret
 	st.Sync.UserFilter = "include:a@x.com"
@@ -52,7 +53,8 @@ func TestSettingsRoundTrip(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	want := sampleSettings()
-	want.Sync.RemoveDisabled, want.Sync.LargeImport, want.Directory.Okta.Concurrency = true, true, 7
+	want.Sync.RemoveDisabled, want.Sync.LargeImport = true, true
+	config.Edit(&want.Directory, func(o *okta.Settings) { o.Concurrency = 7 })
 	ch, err := s.SaveSettings(ctx, DefaultProfile, want)
 	if err != nil {
 		t.Fatalf("SaveSettings: %v", err)
@@ -67,7 +69,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip:\n got %#v\nwant %#v", got, want)
 	}
-	if got.Directory.Okta.Token.Reveal() != testToken || got.Bitwarden.ClientSecret.Reveal() != testSecret {
+	if okta.Of(got.Directory).Token.Reveal() != testToken || got.Bitwarden.ClientSecret.Reveal() != testSecret {
 		t.Errorf("secrets not restored")
 	}
 
@@ -95,7 +97,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 		t.Errorf("client secret row count = %d (%v), want 0", n, err)
 	}
 	got, err = s.LoadSettings(ctx, DefaultProfile)
-	if err != nil || got.Bitwarden.ClientSecret.IsSet() || got.Directory.Okta.Token.Reveal() != testToken {
+	if err != nil || got.Bitwarden.ClientSecret.IsSet() || okta.Of(got.Directory).Token.Reveal() != testToken {
 		t.Errorf("after deleting the client secret: %v, secret set %v", err, got.Bitwarden.ClientSecret.IsSet())
 	}
 
@@ -174,7 +176,7 @@ func TestCiphertextMovedToAnotherRowFails(t *testing.T) {
 			if got.Bitwarden.ClientSecret.Reveal() == testToken {
 				t.Errorf("the moved ciphertext opened")
 			}
-			if got.Directory.Okta.OrgURL != "https://acme.okta.com" {
+			if okta.Of(got.Directory).OrgURL != "https://acme.okta.com" {
 				t.Errorf("non-secret settings not returned with the error")
 			}
 		})
@@ -210,8 +212,8 @@ func TestWrongKey(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if got.Directory.Okta.Token.IsSet() || got.Directory.Okta.OrgURL == "" {
-		t.Errorf("with a wrong key: token set %v, org %q", got.Directory.Okta.Token.IsSet(), got.Directory.Okta.OrgURL)
+	if okta.Of(got.Directory).Token.IsSet() || okta.Of(got.Directory).OrgURL == "" {
+		t.Errorf("with a wrong key: token set %v, org %q", okta.Of(got.Directory).Token.IsSet(), okta.Of(got.Directory).OrgURL)
 	}
 
 	// Re-entering the secrets re-seals them with the new key.
@@ -219,11 +221,11 @@ func TestWrongKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(ch.Fields, []string{config.FieldOktaToken, config.FieldBWClientSecret, config.FieldWebhooks}) {
+	if !reflect.DeepEqual(ch.Fields, []string{okta.FieldToken, config.FieldBWClientSecret, config.FieldWebhooks}) {
 		t.Errorf("re-entered secrets: fields = %v", ch.Fields)
 	}
 	got, err = s2.LoadSettings(ctx, DefaultProfile)
-	if err != nil || got.Directory.Okta.Token.Reveal() != testToken {
+	if err != nil || okta.Of(got.Directory).Token.Reveal() != testToken {
 		t.Errorf("after re-entering: %v", err)
 	}
 }
@@ -237,14 +239,16 @@ func TestSaveSettingsChanges(t *testing.T) {
 		clearsTmp bool
 	}{
 		{"nothing", func(*config.Settings) {}, nil, false, false, false},
-		{"org url", func(s *config.Settings) { s.Directory.Okta.OrgURL = "https://other.okta.com" },
-			[]string{config.FieldOktaOrgURL}, true, false, true},
+		{"org url", func(s *config.Settings) {
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://other.okta.com" })
+		},
+			[]string{okta.FieldOrgURL}, true, false, true},
 		{"client id", func(s *config.Settings) { s.Bitwarden.ClientID = "organization.ffff" },
 			[]string{config.FieldBWClientID}, false, true, true},
 		{"server", func(s *config.Settings) { s.Bitwarden.Server = config.ServerEU },
 			[]string{config.FieldBWServer}, false, true, true},
-		{"token only", func(s *config.Settings) { s.Directory.Okta.Token = "new-token" },
-			[]string{config.FieldOktaToken}, false, false, false},
+		{"token only", func(s *config.Settings) { config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "new-token" }) },
+			[]string{okta.FieldToken}, false, false, false},
 		{"client secret only", func(s *config.Settings) { s.Bitwarden.ClientSecret = "new" },
 			[]string{config.FieldBWClientSecret}, false, false, false},
 		{"sync options", func(s *config.Settings) {
@@ -252,12 +256,12 @@ func TestSaveSettingsChanges(t *testing.T) {
 			s.Sync.OverwriteExisting = true
 			s.Sync.Groups = false
 			s.Sync.UserFilter = ""
-			s.Directory.Okta.RateLimitShare = 0.25
-		}, []string{config.FieldOktaShare, config.FieldInterval, "sync.overwriteExisting", "sync.groups", config.FieldUserFilter}, false, false, false},
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.RateLimitShare = 0.25 })
+		}, []string{okta.FieldShare, config.FieldInterval, "sync.overwriteExisting", "sync.groups", config.FieldUserFilter}, false, false, false},
 		{"both", func(s *config.Settings) {
-			s.Directory.Okta.OrgURL = "https://b.okta.com"
+			config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://b.okta.com" })
 			s.Bitwarden.ClientID = "organization.b"
-		}, []string{config.FieldOktaOrgURL, config.FieldBWClientID}, true, true, true},
+		}, []string{okta.FieldOrgURL, config.FieldBWClientID}, true, true, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

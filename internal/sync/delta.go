@@ -71,13 +71,22 @@ const DefaultDeltaMargin = time.Minute
 // settings is not a base for a delta.
 func readFingerprint(s config.Settings) string {
 	b, _ := json.Marshal([]any{
-		s.Directory.Type, s.Directory.Okta.OrgURL,
+		s.Directory.Type, directoryIdentity(s),
 		s.Sync.Users, s.Sync.UserFilter, s.Sync.Groups, s.Sync.GroupFilter,
 		s.Sync.RemoveDisabled, s.Sync.OverwriteExisting, s.Sync.LargeImport,
 		s.Bitwarden.Server, s.Bitwarden.ClientID,
 	})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// directoryIdentity is the chosen type's Identity ("" for an unknown
+// type).
+func directoryIdentity(s config.Settings) string {
+	if cur := s.Directory.Current(); cur != nil {
+		return cur.Identity()
+	}
+	return ""
 }
 
 func cachedUser(u directory.User) store.CachedUser {

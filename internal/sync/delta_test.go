@@ -66,8 +66,8 @@ func newSide(t *testing.T, o *oktatest.Server, clock *testClock, mod func(*confi
 	sd.engine = New(st, "test")
 	sd.engine.Now = clock.Now
 	sd.engine.NewSource = func(s config.Settings) (directory.Source, error) {
-		return okta.New(okta.Config{OrgURL: s.Directory.Okta.OrgURL, Token: s.Directory.Okta.Token.Reveal(),
-			Concurrency: s.Directory.Okta.Concurrency, RateLimitShare: 1, BackoffBase: time.Millisecond, MaxRetries: 2})
+		return okta.New(okta.Config{OrgURL: okta.Of(s.Directory).OrgURL, Token: okta.Of(s.Directory).Token.Reveal(),
+			Concurrency: okta.Of(s.Directory).Concurrency, RateLimitShare: 1, BackoffBase: time.Millisecond, MaxRetries: 2})
 	}
 	return sd
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/dirsync/dirsync/internal/bitwarden"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/logctx"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -125,15 +124,17 @@ type Engine struct {
 	// (not after a test). They run on the run's goroutine: anything slow
 	// (a webhook) must be handed to a goroutine of its own.
 	OnFinish []func(context.Context, *Result)
-	// OktaObserver and BitwardenObserver, when set, see every HTTP
-	// exchange of the default Okta source and Bitwarden client (metrics).
-	OktaObserver      func(okta.RequestEvent)
+	// DirectoryObserver and BitwardenObserver, when set, see every
+	// request of the default directory source and Bitwarden client
+	// (metrics).
+	DirectoryObserver func(directory.RequestEvent)
 	BitwardenObserver func(bitwarden.RequestEvent)
 
 	hub hub
 }
 
-// New returns an engine over st with the Okta source and Bitwarden client.
+// New returns an engine over st with the chosen directory type's source
+// (Settings.Open) and the Bitwarden client.
 func New(st Store, version string) *Engine {
 	e := &Engine{
 		store:       st,
@@ -146,18 +147,11 @@ func New(st Store, version string) *Engine {
 		Version:     version,
 	}
 	e.NewSource = func(s config.Settings) (directory.Source, error) {
-		token, oauth := OktaAuth(s)
-		return okta.New(okta.Config{
-			OrgURL:         s.Directory.Okta.OrgURL,
-			Token:          token,
-			OAuth:          oauth,
-			Concurrency:    s.Directory.Okta.Concurrency,
-			RateLimitShare: s.Directory.Okta.RateLimitShare,
-			UserAgent:      "dirsync/" + e.Version,
-			Redact:         s.SecretValues(),
-			Logger:         e.Logger,
-			Observer:       e.OktaObserver,
-		})
+		cur := s.Directory.Current()
+		if cur == nil {
+			return nil, fmt.Errorf("unsupported directory type %q", s.Directory.Type)
+		}
+		return cur.Open(e.DirectoryEnv(s))
 	}
 	e.NewPusher = func(s config.Settings) (Pusher, error) {
 		return bitwarden.New(bitwarden.Config{
@@ -173,14 +167,11 @@ func New(st Store, version string) *Engine {
 	return e
 }
 
-// OktaAuth returns the Okta credentials of settings for okta.Config:
-// the API token, or the OAuth service app.
-func OktaAuth(s config.Settings) (token string, oauth *okta.OAuth) {
-	o := s.Directory.Okta
-	if o.UsesOAuth() {
-		return "", &okta.OAuth{ClientID: o.ClientID, PrivateKey: o.PrivateKey.Reveal(), KeyID: o.KeyID}
-	}
-	return o.Token.Reveal(), nil
+// DirectoryEnv is what the engine gives a directory source or check of
+// settings s: its user agent, logger, the profile's secrets to scrub from
+// errors, and the metrics observer.
+func (e *Engine) DirectoryEnv(s config.Settings) directory.Env {
+	return directory.Env{UserAgent: "dirsync/" + e.Version, Logger: e.Logger, Redact: s.SecretValues(), Observer: e.DirectoryObserver}
 }
 
 func defaultHolder() string {
@@ -756,9 +747,13 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 			emit(Event{Phase: "read:" + p.Phase, Message: p.Message, Done: p.Done, Total: p.Total})
 		},
 	}
-	ro.UserFilter, _ = directory.ParseFilter(s.Sync.UserFilter)
-	ro.GroupFilter, _ = directory.ParseFilter(s.Sync.GroupFilter)
-	every := time.Duration(s.Directory.Okta.FullReadHours) * time.Hour
+	filters := filterSyntax(s)
+	ro.UserFilter, _ = filters.Parse(s.Sync.UserFilter, true)
+	ro.GroupFilter, _ = filters.Parse(s.Sync.GroupFilter, false)
+	var every time.Duration
+	if cur := s.Directory.Current(); cur != nil {
+		every = cur.FullReadEvery()
+	}
 	if e.FullReadEvery > 0 {
 		every = e.FullReadEvery
 	}
@@ -782,7 +777,10 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	// and only a full list shows it (delta.go).
 	info.settingsChanged = ds.Fingerprint != fingerprint
 	info.pushPending = ds.PushPending
-	info.usersDelta = s.Sync.Users && !fullDue && !s.Sync.OverwriteExisting &&
+	// A delta is asked only of a source that can read one (Okta).
+	dr, deltas := src.(directory.DeltaReader)
+	deltas = deltas && dr.ReadsUserDeltas()
+	info.usersDelta = deltas && s.Sync.Users && !fullDue && !s.Sync.OverwriteExisting &&
 		ds.UsersThrough != nil && !info.settingsChanged && !info.pushPending
 	if info.usersDelta {
 		ro.UsersChangedSince = ds.UsersThrough.Add(-e.DeltaMargin)

@@ -58,13 +58,12 @@ func newHarnessWith(t *testing.T, org *oktatest.Org, mod func(*config.Settings),
 	h.engine = New(st, "test")
 	base := h.engine.NewSource
 	h.engine.NewSource = func(s config.Settings) (directory.Source, error) {
-		if s.Directory.Okta.OrgURL != h.okta.URL {
+		if okta.Of(s.Directory).OrgURL != h.okta.URL {
 			return base(s)
 		}
-		token, oauth := OktaAuth(s)
-		return okta.New(okta.Config{OrgURL: s.Directory.Okta.OrgURL, Token: token, OAuth: oauth,
-			Concurrency: s.Directory.Okta.Concurrency, RateLimitShare: s.Directory.Okta.RateLimitShare,
-			BackoffBase: time.Millisecond, MaxRetries: 2})
+		cfg := okta.Of(s.Directory).Config(directory.Env{})
+		cfg.BackoffBase, cfg.MaxRetries = time.Millisecond, 2
+		return okta.New(cfg)
 	}
 	return h
 }
@@ -147,7 +146,7 @@ func TestSyncPushesAndMatchesOkta(t *testing.T) {
 }
 
 func TestUnchangedDirectoryPushesOnce(t *testing.T) {
-	h := newHarness(t, smallOrg(), func(s *config.Settings) { s.Directory.Okta.Concurrency = 6 })
+	h := newHarness(t, smallOrg(), func(s *config.Settings) { config.Edit(&s.Directory, func(o *okta.Settings) { o.Concurrency = 6 }) })
 	h.mustRun(StatusSuccess)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 4 {
@@ -388,7 +387,7 @@ func TestDryRunAndTestPushNothing(t *testing.T) {
 	}
 	// A preview of unsaved settings uses the saved secrets.
 	s := h.settings()
-	s.Directory.Okta.Token = ""
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "" })
 	s.Sync.UserFilter = "include:" + strings.ToLower(h.okta.Org().Users[0].Email)
 	s.Sync.Groups = false
 	res, err = h.engine.Run(context.Background(), store.DefaultProfile, Options{Mode: ModeTest, Settings: &s})
@@ -404,8 +403,8 @@ func TestOneRunAtATime(t *testing.T) {
 	t.Cleanup(slow.Close)
 	slow.SetOrg(smallOrg())
 	s := h.settings()
-	s.Directory.Okta.OrgURL = slow.URL
-	s.Directory.Okta.Token = config.Secret(slow.Token())
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = slow.URL })
+	config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = config.Secret(slow.Token()) })
 	h.save(s)
 	h.okta = slow
 	var wg gosync.WaitGroup

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory/okta"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -28,10 +29,12 @@ func oauthHarness(t *testing.T, adminRole bool) *harness {
 		t.Fatal(err)
 	}
 	h := newHarness(t, smallOrg(), func(s *config.Settings) {
-		s.Directory.Okta.Token = ""
-		s.Directory.Okta.ClientID = "0oaEngineApp1"
-		s.Directory.Okta.KeyID = "main"
-		s.Directory.Okta.PrivateKey = config.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		config.Edit(&s.Directory, func(o *okta.Settings) { o.Token = "" })
+		config.Edit(&s.Directory, func(o *okta.Settings) { o.ClientID = "0oaEngineApp1" })
+		config.Edit(&s.Directory, func(o *okta.Settings) { o.KeyID = "main" })
+		config.Edit(&s.Directory, func(o *okta.Settings) {
+			o.PrivateKey = config.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		})
 	})
 	h.okta.SetOAuthApp(oktatest.OAuthApp{ClientID: "0oaEngineApp1", Keys: []oktatest.AppKey{{KID: "main", Public: &k.PublicKey}},
 		DPoP: true, AdminRole: adminRole, APINonce: true, Granted: []string{oktatest.ScopeUsersRead, oktatest.ScopeGroupsRead}})
@@ -40,7 +43,7 @@ func oauthHarness(t *testing.T, adminRole bool) *harness {
 
 func TestSyncWithOAuthServiceApp(t *testing.T) {
 	h := oauthHarness(t, true)
-	if s := h.settings(); !s.Directory.Okta.PrivateKey.IsSet() || s.Directory.Okta.Token.IsSet() {
+	if s := h.settings(); !okta.Of(s.Directory).PrivateKey.IsSet() || okta.Of(s.Directory).Token.IsSet() {
 		t.Fatal("the private key was not stored, or a token was")
 	}
 	h.mustRun(StatusSuccess)

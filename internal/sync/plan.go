@@ -54,6 +54,18 @@ type PlanCounts struct {
 	Dropped     int // users left out for a missing or too long email
 }
 
+// filterSyntax is the chosen directory type's filter grammar; BDC's
+// include/exclude grammar when the type is unknown (Validate refuses
+// such settings before a run gets here).
+func filterSyntax(s config.Settings) directory.FilterSyntax {
+	if cur := s.Directory.Current(); cur != nil {
+		if f := cur.Filters(); f.Parse != nil {
+			return f
+		}
+	}
+	return directory.FilterSyntax{Parse: func(expr string, _ bool) (directory.Filter, error) { return directory.ParseFilter(expr) }}
+}
+
 // PlanError is a refusal to build an import: nothing may be sent.
 type PlanError struct{ Msg string }
 
@@ -63,11 +75,12 @@ func (e *PlanError) Error() string { return e.Msg }
 // It never talks to the network; it is deterministic for a given snapshot,
 // whatever order the directory returned things in.
 func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
-	userFilter, err := directory.ParseFilter(s.Sync.UserFilter)
+	filters := filterSyntax(s)
+	userFilter, err := filters.Parse(s.Sync.UserFilter, true)
 	if err != nil {
 		return nil, err
 	}
-	groupFilter, err := directory.ParseFilter(s.Sync.GroupFilter)
+	groupFilter, err := filters.Parse(s.Sync.GroupFilter, false)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ var errRunTimeout = errors.New("the run took longer than its time limit")
 // readKey fingerprints the settings that shape what a read returns, so
 // the shrink guard compares only reads of the same directory and filters.
 func readKey(s config.Settings) string {
-	b, _ := json.Marshal([]any{s.Directory.Type, s.Directory.Okta.OrgURL, s.Sync.Users, s.Sync.Groups,
+	b, _ := json.Marshal([]any{s.Directory.Type, directoryIdentity(s), s.Sync.Users, s.Sync.Groups,
 		s.Sync.UserFilter, s.Sync.GroupFilter, s.Sync.RemoveDisabled})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

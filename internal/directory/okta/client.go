@@ -20,6 +20,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/logctx"
 )
 
@@ -93,20 +94,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// RequestEvent describes one HTTP attempt.
-type RequestEvent struct {
-	Method string
-	// Path has no query; Bucket is the low-cardinality endpoint family
-	// ("users", "groups", "members"), better suited as a metric label.
-	Path   string
-	Bucket string
-	// Status is 0 when the request failed in transport.
-	Status   int
-	Duration time.Duration
-	// RateLimitRemaining and RateLimitLimit are -1 when absent.
-	RateLimitRemaining int
-	RateLimitLimit     int
-}
+// RequestEvent describes one HTTP attempt (directory.RequestEvent, with
+// Kind "okta"), so that metrics need not import this package.
+type RequestEvent = directory.RequestEvent
 
 // Client reads one Okta org. It is safe for concurrent use; rate-limit
 // state is shared by all reads of a Client, as Okta's limits are org-wide.
@@ -350,7 +340,7 @@ func fetchOnce[T any](ctx context.Context, c *Client, r *run, bucket string, u *
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	start := time.Now()
 	r.requests.Add(1)
-	ev := RequestEvent{Method: http.MethodGet, Path: path, Bucket: bucket, RateLimitRemaining: -1, RateLimitLimit: -1}
+	ev := RequestEvent{Kind: KindName, Method: http.MethodGet, Path: path, Bucket: bucket, RateLimitRemaining: -1, RateLimitLimit: -1}
 	defer func() {
 		ev.Status = status
 		ev.Duration = time.Since(start)

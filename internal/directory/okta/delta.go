@@ -77,3 +77,9 @@ func (d *deltaRead) left(isUser func(string) bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+var _ directory.DeltaReader = (*Client)(nil)
+
+// ReadsUserDeltas implements directory.DeltaReader: Okta's user list
+// filters on lastUpdated.
+func (c *Client) ReadsUserDeltas() bool { return true }

@@ -500,7 +500,7 @@ func (a *oauthAuth) tokenRequest(ctx context.Context, c *Client, nonce string, w
 		req.Header.Set("DPoP", proof)
 	}
 	start := time.Now()
-	ev := RequestEvent{Method: http.MethodPost, Path: TokenPath, Bucket: BucketToken, RateLimitRemaining: -1, RateLimitLimit: -1}
+	ev := RequestEvent{Kind: KindName, Method: http.MethodPost, Path: TokenPath, Bucket: BucketToken, RateLimitRemaining: -1, RateLimitLimit: -1}
 	resp, err := c.http.Do(req)
 	if err == nil {
 		ev.Status = resp.StatusCode

@@ -1,0 +1,75 @@
+package sync
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/directory/dirtest"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// TestFakeKindSyncs: the engine's default source is the chosen type's
+// Open, so a type it has never heard of syncs, its errors fail the run
+// with nothing pushed, and it is never asked for a delta.
+func TestFakeKindSyncs(t *testing.T) {
+	dirtest.Register()
+	dirtest.SetDirectory("fake.sync", &directory.Snapshot{
+		Users:  []directory.User{{ID: "u1", Email: "a@x.com", Status: "active"}, {ID: "u2", Email: "b@x.com", Status: "active"}},
+		Groups: []directory.Group{{ID: "g1", Name: "Fakers", MemberIDs: []string{"u1", "u2"}}},
+	})
+	t.Cleanup(func() { dirtest.SetDirectory("fake.sync", nil) })
+	bw := bwtest.New(bwtest.Options{})
+	t.Cleanup(bw.Close)
+	st, err := store.Open(context.Background(), t.TempDir()+"/dirsync.db", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := config.Defaults()
+	s.Directory.Type = dirtest.Name
+	config.Edit(&s.Directory, func(f *dirtest.Settings) { f.Host = "fake.sync"; f.Password = dirtest.Password })
+	s.Bitwarden.Server, s.Bitwarden.ClientID, s.Bitwarden.ClientSecret = bw.URL, bw.ClientID(), config.Secret(bw.ClientSecret())
+	s.Normalize()
+	if err := s.Validate(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+		t.Fatal(err)
+	}
+	e := New(st, "test")
+	opens := dirtest.Opens.Load()
+	res, err := e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
+	if err != nil || res.Run.Status != StatusSuccess {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	if dirtest.Opens.Load() != opens+1 {
+		t.Errorf("Open called %d times, want 1", dirtest.Opens.Load()-opens)
+	}
+	if m, ok := bw.MemberByEmail("b@x.com"); !ok || m.ExternalID != "u2" {
+		t.Errorf("member b@x.com: %+v %v", m, ok)
+	}
+	if g, ok := bw.GroupByExternalID("g1"); !ok || g.Name != "Fakers" {
+		t.Errorf("group g1: %+v %v", g, ok)
+	}
+	// A second run reads in full again (the fake keeps no cache) and
+	// pushes nothing new.
+	res, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
+	if err != nil || res.Run.Status != StatusUnchanged {
+		t.Fatalf("second run: %v %+v", err, res.Run)
+	}
+	// The type's error fails the run, nothing is pushed.
+	bad := s
+	config.Edit(&bad.Directory, func(f *dirtest.Settings) { f.Password = "wrong-password" })
+	imports := len(bw.Imports())
+	res, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync, Settings: &bad})
+	if res == nil || res.Run.Status != StatusFailed || !strings.Contains(res.Run.Error, "password was refused") {
+		t.Fatalf("wrong password: %v %+v", err, res)
+	}
+	if len(bw.Imports()) != imports {
+		t.Error("a failed read pushed")
+	}
+}
