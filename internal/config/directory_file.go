@@ -110,25 +110,19 @@ func refuseZeros(name string, raw json.RawMessage, sec directory.Settings, fe Fi
 	norm.Normalize()
 	rules := sec.Validate(false)
 	v, n := reflect.ValueOf(sec).Elem(), reflect.ValueOf(norm).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || key == "" || key == "-" {
+	for _, f := range jsonFields(v.Type()) {
+		if _, given := obj[f.name]; !given {
 			continue
 		}
-		if _, given := obj[key]; !given {
-			continue
-		}
-		fv, nv := v.Field(i), n.Field(i)
+		fv, nv := v.FieldByIndex(f.index), n.FieldByIndex(f.index)
 		switch fv.Kind() {
 		case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64, reflect.Float32:
 			if fv.IsZero() && !nv.IsZero() {
 				msg := "0 is not a valid value"
-				if rule := rules[name+"."+key]; rule != "" {
+				if rule := rules[name+"."+f.name]; rule != "" {
 					msg += ": it " + strings.TrimSuffix(rule, " (got 0)")
 				}
-				fe[name+"."+key] = fmt.Sprintf("%s; leave the key out for the default (%v)", msg, nv.Interface())
+				fe[name+"."+f.name] = fmt.Sprintf("%s; leave the key out for the default (%v)", msg, nv.Interface())
 			}
 		}
 	}

@@ -82,13 +82,33 @@ func controlName(r rune) string {
 }
 
 // walkFields calls fn for every leaf of a struct value, with its path of
-// JSON names ("directory.okta.orgUrl").
+// JSON names ("directory.okta.orgUrl"). An embedded struct without a JSON
+// name is flattened, as encoding/json does.
 func walkFields(v reflect.Value, path string, fn func(path string, v reflect.Value)) {
 	if v.Kind() != reflect.Struct {
 		fn(path, v)
 		return
 	}
-	t := v.Type()
+	for _, f := range jsonFields(v.Type()) {
+		name := f.name
+		if path != "" {
+			name = path + "." + name
+		}
+		walkFields(v.FieldByIndex(f.index), name, fn)
+	}
+}
+
+// jsonField is one field of a struct as encoding/json sees it.
+type jsonField struct {
+	name  string
+	index []int
+	typ   reflect.Type
+}
+
+// jsonFields lists the exported fields of struct type t by JSON name,
+// flattening embedded structs that have no JSON name of their own.
+func jsonFields(t reflect.Type) []jsonField {
+	var out []jsonField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -98,14 +118,38 @@ func walkFields(v reflect.Value, path string, fn func(path string, v reflect.Val
 		if name == "-" {
 			continue
 		}
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			for _, sub := range jsonFields(f.Type) {
+				sub.index = append([]int{i}, sub.index...)
+				out = append(out, sub)
+			}
+			continue
+		}
 		if name == "" {
 			name = f.Name
 		}
-		if path != "" {
-			name = path + "." + name
-		}
-		walkFields(v.Field(i), name, fn)
+		out = append(out, jsonField{name: name, index: []int{i}, typ: f.Type})
 	}
+	return out
+}
+
+// SectionField is one setting of a directory type's section, found by
+// reflection: its path ("okta.orgUrl", "<type>.<JSON name>") and value.
+type SectionField struct {
+	Path  string
+	Value reflect.Value
+}
+
+// SectionFields lists every setting of sec by path, in struct order (the
+// store's list of changed fields walks it, so that a type's fields are
+// covered without naming them).
+func SectionFields(sec directory.Settings) []SectionField {
+	v := reflect.ValueOf(sec).Elem()
+	var out []SectionField
+	for _, f := range jsonFields(v.Type()) {
+		out = append(out, SectionField{Path: sec.Kind() + "." + f.name, Value: v.FieldByIndex(f.index)})
+	}
+	return out
 }
 
 // checkKeys matches every object key of a settings file exactly against
@@ -123,12 +167,8 @@ func checkKeys(data json.RawMessage, t reflect.Type, path string) error {
 			return nil // not an object: the decoder reports the type
 		}
 		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if f.IsExported() && name != "" && name != "-" {
-				fields[name] = f.Type
-			}
+		for _, f := range jsonFields(t) {
+			fields[f.name] = f.typ
 		}
 		keys := make([]string, 0, len(obj))
 		for k := range obj {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -275,18 +274,11 @@ func diffSection(a, b config.Settings, unreadable map[string]bool) []string {
 		k, _ := directory.Lookup(sb.Kind())
 		sa = k.New()
 	}
-	va, vb := reflect.ValueOf(sa).Elem(), reflect.ValueOf(sb).Elem()
-	t := vb.Type()
+	fa := config.SectionFields(sa)
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "" || name == "-" {
-			continue
-		}
-		path := sb.Kind() + "." + name
-		if unreadable[path] || !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			out = append(out, path)
+	for i, f := range config.SectionFields(sb) {
+		if unreadable[f.Path] || !reflect.DeepEqual(fa[i].Value.Interface(), f.Value.Interface()) {
+			out = append(out, f.Path)
 		}
 	}
 	return out
