@@ -157,7 +157,7 @@ func TestConvertFillsAndImports(t *testing.T) {
 	if len(r.Missing) != 0 {
 		t.Fatalf("still missing %v", paths(r.Missing))
 	}
-	s, _, _, err := config.ParseFile(bytes.NewReader(r.File()))
+	s, _, err := config.ParseFileKeep(bytes.NewReader(r.File()))
 	if err != nil {
 		t.Fatal(err)
 	}
