@@ -44,7 +44,10 @@ type Options struct {
 	// Port, with a certificate for 127.0.0.1 from a throwaway CA.
 	TLS bool
 	// SizeLimit is the server's size limit (0: unlimited): a search that
-	// does not page and matches more entries fails.
+	// does not page and matches more entries fails; paged searches have
+	// no limit. (OpenLDAP's size.pr, a cap on the page size, is not set:
+	// slapd refuses a larger page size with adminLimitExceeded instead of
+	// capping it as Active Directory does.)
 	SizeLimit int
 }
 
