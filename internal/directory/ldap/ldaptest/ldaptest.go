@@ -164,11 +164,12 @@ access to * by users read by * none
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Kill() // it may have exited already
-		<-exited
+		<-exited               // killed: its exit status says nothing
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -178,8 +179,8 @@ access to * by users read by * none
 			break
 		}
 		select {
-		case err := <-exited:
-			tb.Fatalf("slapd exited: %v\n%s", err, logBuf.String())
+		case <-exited:
+			tb.Fatalf("slapd exited: %v\n%s", waitErr, logBuf.String())
 		default:
 		}
 		if time.Now().After(deadline) {
