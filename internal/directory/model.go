@@ -102,6 +102,20 @@ type ReadOptions struct {
 	// matches F is reported in Snapshot.UsersLeft. The caller subtracts its
 	// own safety margin before passing the time.
 	UsersChangedSince time.Time
+	// IncludeDeleted asks for the soft-deleted users too where the
+	// directory keeps them apart and reading them costs a search of its
+	// own: Active Directory's CN=Deleted Objects, read with the
+	// show-deleted control, as Deleted users. BDC reads them only on test
+	// runs and with overwriteExisting (its sync service calls
+	// getEntries(force || overwriteExisting, test), and the LDAP service
+	// skips the deleted search unless force || test:
+	// bitwarden/directory-connector,
+	// libs/services/directory-services/ldap-directory.service.ts): a
+	// deleted object stays for the tombstone lifetime (180 days), so an
+	// ordinary sync would send every account deleted in the last months
+	// on every run. The engine sets it the same way; Okta ignores it (it
+	// always reads DEPROVISIONED users).
+	IncludeDeleted bool
 	// Cache, when set, supplies member lists of groups whose
 	// LastMembershipUpdated has not moved since they were cached.
 	Cache MembershipCache
@@ -111,7 +125,7 @@ type ReadOptions struct {
 
 // Progress is a coarse progress event of a read.
 type Progress struct {
-	Phase   string `json:"phase"` // "users", "deprovisioned", "groups", "members"
+	Phase   string `json:"phase"` // "users", "deprovisioned", "deleted", "groups", "members"
 	Done    int    `json:"done"`
 	Total   int    `json:"total"` // 0 when unknown
 	Message string `json:"message"`

@@ -25,12 +25,13 @@
 // server's certificate by default, against a CA given as PEM if set; an
 // Active Directory group too large for one answer is read whole by range
 // retrieval (BDC cuts it at 1,500 members), and a range that cannot be
-// followed fails the read rather than cut the group.
+// followed fails the read rather than cut the group; on AD, nested groups
+// are resolved by the server's in-chain rule; AD's deleted users are read
+// from CN=Deleted Objects with the show-deleted control when the engine
+// asks (ReadOptions.IncludeDeleted: test runs and overwriteExisting, as
+// BDC). The AD rules are tested against a real Samba AD DC.
 //
-// Not yet here: AD's in-chain rule for nested groups, AD deleted objects
-// (CN=Deleted Objects with the show-deleted control), delta reads, and a
-// test against a real AD (Samba): range retrieval is tested against a
-// minimal in-process server that answers as [MS-ADTS] describes.
+// Not yet here: delta reads (DirSync, syncrepl, uSNChanged).
 //
 // The package registers the directory type "ldap" (kind.go): Settings is
 // the directory.ldap section with BDC's field names (settings.go), its

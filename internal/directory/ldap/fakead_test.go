@@ -22,14 +22,19 @@ import (
 // "member;range=0-1499" (and an empty "member"), a base search for
 // "member;range=1500-*" returns the next 1,500 as "member;range=1500-2999",
 // and the last range ends in "*". It binds anyone and ignores filters and
-// paging (every search is answered in one page). Samba AD in the tests is
-// still to come; this pins the client's side of the protocol.
+// paging (every search is answered in one page). It pins the client's side
+// of the protocol where the real Samba DC of samba_test.go cannot fail on
+// demand (ranges that stop early, a refused deleted-objects search).
 type fakeAD struct {
 	users       int
 	maxValRange int
 	// cutAfter, when > 0, makes the range answers stop (no ranged
 	// attribute) from this index on, as a server that lost the entry would.
 	cutAfter int
+	// deletedCode is the result code of a search under CN=Deleted Objects
+	// (0: success, no entries); deletedHang leaves it unanswered.
+	deletedCode int
+	deletedHang bool
 }
 
 const (
@@ -88,10 +93,17 @@ func (f *fakeAD) serve(c net.Conn) {
 			for _, a := range op.Children[7].Children {
 				want = append(want, a.Value.(string))
 			}
+			code := 0
+			if strings.HasPrefix(strings.ToLower(base), "cn=deleted objects,") {
+				if f.deletedHang {
+					continue
+				}
+				code = f.deletedCode
+			}
 			for _, e := range f.search(base, want) {
 				out = append(out, e.packet(id))
 			}
-			out = append(out, result(id, ldap.ApplicationSearchResultDone))
+			out = append(out, resultCode(id, ldap.ApplicationSearchResultDone, code))
 		default:
 			return
 		}
@@ -174,11 +186,13 @@ func (e fakeEntry) packet(id any) *ber.Packet {
 	return p
 }
 
-func result(id any, tag ber.Tag) *ber.Packet {
+func result(id any, tag ber.Tag) *ber.Packet { return resultCode(id, tag, 0) }
+
+func resultCode(id any, tag ber.Tag, code int) *ber.Packet {
 	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
 	p.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, "MessageID"))
 	r := ber.Encode(ber.ClassApplication, ber.TypeConstructed, tag, nil, "Result")
-	r.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, "resultCode"))
+	r.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, code, "resultCode"))
 	r.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
 	r.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "diagnosticMessage"))
 	p.AppendChild(r)
@@ -190,10 +204,10 @@ func fakeADConfig(port int) Config {
 		RootPath: fakeADRoot, UserPath: "OU=People", GroupPath: "OU=Groups"}
 }
 
-// TestADRangeRetrieval reads a group of 3,200 members that the server
+// TestADRangeRetrievalFake reads a group of 3,200 members that the server
 // sends in ranges of 1,500: all 3,200 arrive (BDC stops at 1,500), in 3
 // searches for the group, and the ids are the users' GUID strings.
-func TestADRangeRetrieval(t *testing.T) {
+func TestADRangeRetrievalFake(t *testing.T) {
 	f := &fakeAD{users: 3200, maxValRange: 1500}
 	snap := read(t, fakeADConfig(f.start(t)), directory.ReadOptions{Users: true, Groups: true})
 	if len(snap.Groups) != 1 || snap.Groups[0].Name != "Big" {

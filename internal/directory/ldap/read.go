@@ -28,6 +28,9 @@ const userAccountDisabled = 2
 const (
 	StatusActive   = "ACTIVE"
 	StatusDisabled = "DISABLED"
+	// StatusDeleted is an Active Directory user read from CN=Deleted
+	// Objects.
+	StatusDeleted = "DELETED"
 )
 
 // Source reads one LDAP directory. It holds no connection between reads:
@@ -142,6 +145,16 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		return nil, r.fail(ctx, "user", userBase, err)
 	}
 	progress(directory.Progress{Phase: "users", Done: len(users), Message: fmt.Sprintf("%d users read", len(users))})
+	if opts.Users && opts.IncludeDeleted && s.cfg.AD {
+		n, warn, err := r.readDeleted(ctx, userAttrs, seenID, &users)
+		if err != nil {
+			return nil, err
+		}
+		if warn != "" {
+			snap.Warnings = append(snap.Warnings, warn)
+		}
+		progress(directory.Progress{Phase: "deleted", Done: n, Message: fmt.Sprintf("%d deleted users read", n)})
+	}
 	if opts.Users {
 		slices.SortFunc(users, func(a, b directory.User) int { return strings.Compare(a.ID, b.ID) })
 		snap.Users = users
@@ -150,7 +163,15 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 	// Groups.
 	if opts.Groups {
 		groupBase := searchBase(s.cfg.RootPath, s.cfg.GroupPath)
-		groupAttrs := []string{"objectGUID", "cn", s.cfg.GroupNameAttribute, s.cfg.MemberAttribute}
+		memberAttr := s.cfg.MemberAttribute
+		if s.cfg.AD {
+			// Ask for the first range ourselves: AD would cut the list at
+			// its MaxValRange anyway, and a server that does not (Samba)
+			// then answers the same way, so range retrieval runs the same
+			// path everywhere.
+			memberAttr = fmt.Sprintf("%s;range=0-%d", s.cfg.MemberAttribute, adRangeStep-1)
+		}
+		groupAttrs := []string{"objectGUID", "cn", s.cfg.GroupNameAttribute, memberAttr}
 		var raws []*rawGroup
 		log.Debug("ldap group search", "base", groupBase, "filter", groupFilter)
 		err = r.search(ctx, groupBase, groupFilter, groupAttrs, func(e *ldap.Entry) error {
@@ -171,6 +192,11 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		})
 		if err != nil {
 			return nil, r.fail(ctx, "group", groupBase, err)
+		}
+		if s.inChain() {
+			if err := r.resolveInChain(ctx, raws, userBase, userFilter, byDN, opts.GroupFilter.Keeps); err != nil {
+				return nil, r.fail(ctx, "nested group", userBase, err)
+			}
 		}
 		snap.Groups = flatten(raws, opts.GroupFilter.Keeps)
 		snap.Stats.MemberReads = len(raws)
@@ -244,6 +270,12 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired) || ldap.IsErrorWithCode(err, ldap.LDAPResultConfidentialityRequired) {
+			// Active Directory (and Samba's default "ldap server require
+			// strong auth") refuse a simple bind on a connection that is
+			// not encrypted.
+			return nil, fmt.Errorf("the LDAP server %s refuses a password bind on an unencrypted connection: turn on SSL (LDAPS, port 636) or SSL with StartTLS (port 389): %w", addr, err)
+		}
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return nil, fmt.Errorf("the LDAP server %s refused the bind user %q or its password: check both (on Active Directory the user may be a DN or user@domain): %w", addr, s.cfg.Username, err)
 		}
@@ -281,11 +313,11 @@ func connectError(addr string, err error) error {
 // is its own request with the time limit; the pages end when the server
 // sends no cookie (or no paging control at all: a server that ignores
 // paging has sent everything, or failed with a size-limit error).
-func (r *run) search(ctx context.Context, base, filter string, attrs []string, each func(*ldap.Entry) error) error {
+func (r *run) search(ctx context.Context, base, filter string, attrs []string, each func(*ldap.Entry) error, controls ...ldap.Control) error {
 	paging := ldap.NewControlPaging(uint32(r.s.cfg.PageSize))
 	seconds := int(math.Ceil(r.s.cfg.SearchTimeLimit.Seconds()))
 	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, seconds, false,
-		filter, attrs, []ldap.Control{paging})
+		filter, attrs, append([]ldap.Control{paging}, controls...))
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -373,8 +405,93 @@ func (s *Source) mapUser(e *ldap.Entry) (directory.User, error) {
 // rawGroup is a group as read, before nested groups are flattened.
 type rawGroup struct {
 	id, name, dn string // dn normalised
+	serverDN     string // dn as the server sent it
 	users        []string
 	children     []string // normalised DNs of member entries that are not users
+}
+
+// adRangeStep is the first range of a member list asked of Active
+// Directory: its default MaxValRange, the most it sends in one answer.
+const adRangeStep = 1500
+
+// inChainRule is Active Directory's LDAP_MATCHING_RULE_IN_CHAIN
+// ([MS-ADTS] 3.1.1.3.4.4.1): "memberOf:1.2.840.113556.1.4.1941:=G"
+// matches every object that is a member of G at any depth of nesting. The
+// server walks the chain (cycles end, a diamond counts once).
+const inChainRule = "1.2.840.113556.1.4.1941"
+
+// inChain says whether nested groups are resolved by the server: on
+// Active Directory, when members are listed in "member" (the attribute
+// whose back link memberOf the rule follows).
+func (s *Source) inChain() bool {
+	return s.cfg.AD && strings.EqualFold(s.cfg.MemberAttribute, "member")
+}
+
+// resolveInChain gives every kept group that lists a member other than a
+// user read (a nested group, or something the user search did not find)
+// its users at any depth, with one in-chain user search per such group.
+// A group with only user members needs none: its list is already whole.
+// As with client-side flattening, a user counts only if the user search
+// finds it; unlike it, nesting is followed through every group of the
+// domain, also those outside groupPath or the group filter (the members
+// Windows shows as a group's effective members).
+func (r *run) resolveInChain(ctx context.Context, raws []*rawGroup, userBase, userFilter string, byDN map[string]string, keep func(string) bool) error {
+	for _, g := range raws {
+		if len(g.children) == 0 || !keep(g.name) {
+			continue
+		}
+		filter := "(&" + userFilter + "(memberOf:" + inChainRule + ":=" + ldap.EscapeFilter(g.serverDN) + "))"
+		members := slices.Clone(g.users)
+		err := r.search(ctx, userBase, filter, []string{"1.1"}, func(e *ldap.Entry) error {
+			if id, ok := byDN[normDN(e.DN)]; ok {
+				members = append(members, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading the nested members of %s (in-chain): %w", g.serverDN, err)
+		}
+		g.users, g.children = members, nil
+	}
+	return nil
+}
+
+// readDeleted reads Active Directory's deleted users: the entries of the
+// user object class under CN=Deleted Objects with isDeleted=TRUE, which
+// only a search with the show-deleted control sees. The base and filter
+// are BDC's (its user filter is not applied to them). A tombstone keeps
+// its objectGUID (so its id is the one the user had) but, without the
+// recycle bin, not its mail. Like BDC, a server that refuses the search
+// (no rights on the container, the control unsupported) costs a warning,
+// not the read: deleted users are only an early notice of what a full
+// overwrite removes anyway. It returns how many were read.
+func (r *run) readDeleted(ctx context.Context, attrs []string, seen map[string]bool, users *[]directory.User) (int, string, error) {
+	base := searchBase(r.s.cfg.RootPath, "CN=Deleted Objects")
+	filter := "(&(objectClass=" + r.s.cfg.UserObjectClass + ")(isDeleted=TRUE))"
+	var got []directory.User
+	err := r.search(ctx, base, filter, attrs, func(e *ldap.Entry) error {
+		u, err := r.s.mapUser(e)
+		if err != nil {
+			return err
+		}
+		u.Deleted, u.Status = true, StatusDeleted
+		got = append(got, u)
+		return nil
+	}, ldap.NewControlString(ldap.ControlTypeMicrosoftShowDeleted, true, ""))
+	if err != nil {
+		var dataErr *entryError
+		if ctx.Err() != nil || isTimeout(err) || errors.As(err, &dataErr) || ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+			return 0, "", r.fail(ctx, "deleted user", base, err)
+		}
+		return 0, fmt.Sprintf("The deleted users under %s were not read (%v): give the bind user the right to list deleted objects, or ignore this if you do not need deleted AD users removed before a full overwrite.", base, err), nil
+	}
+	for _, u := range got {
+		if !seen[u.ID] {
+			seen[u.ID] = true
+			*users = append(*users, u)
+		}
+	}
+	return len(got), "", nil
 }
 
 // maxRangeSteps bounds range retrieval of one group (AD's MaxValRange is
@@ -483,7 +600,7 @@ func (s *Source) mapGroup(e *ldap.Entry, byDN, byUID map[string]string) (*rawGro
 	if name == "" {
 		return nil, fmt.Sprintf("The group %s has no %s or cn attribute, so it was left out.", e.DN, s.cfg.GroupNameAttribute), nil
 	}
-	g := &rawGroup{id: id, name: name, dn: normDN(e.DN)}
+	g := &rawGroup{id: id, name: name, dn: normDN(e.DN), serverDN: e.DN}
 	for _, v := range e.GetEqualFoldAttributeValues(s.cfg.MemberAttribute) {
 		// BDC's rule: a value with "=" and "," is a DN (of a user, else of
 		// a group); anything else is a uid (posixGroup memberUid).
