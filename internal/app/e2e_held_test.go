@@ -3,13 +3,16 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/dirsync/dirsync/internal/auth"
+	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/browsertest"
 	"github.com/dirsync/dirsync/internal/demo"
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
@@ -23,7 +26,22 @@ import (
 // is pushed (the org loses the 30), History shows it as a success and the
 // held run as approved.
 func TestBrowserHeldRunApproved(t *testing.T) {
-	okta, bw := startFakes(t, oktatest.Spec{Users: 100, Groups: 4, MembersPerGroup: 20, Seed: 11})
+	okta, _ := startFakes(t, oktatest.Spec{Users: 100, Groups: 4, MembersPerGroup: 20, Seed: 11})
+	// A Bitwarden that can be made slow: while gate holds a channel, every
+	// API request waits for it to close.
+	var gate atomic.Pointer[chan struct{}]
+	bw := bwtest.New(bwtest.Options{BeforeAPI: func(*http.Request) {
+		if g := gate.Load(); g != nil {
+			<-*g
+		}
+	}})
+	t.Cleanup(bw.Close)
+	slow := make(chan struct{})
+	defer func() {
+		if gate.Load() != nil {
+			close(slow)
+		}
+	}()
 	a, base := startConsole(t, time.Minute)
 	// The browser closes before the console (cleanups run last first).
 	b := browsertest.Start(t, 3*time.Minute)
@@ -118,13 +136,23 @@ func TestBrowserHeldRunApproved(t *testing.T) {
 	}
 	shots(t, b, "held-run")
 
-	b.Do("tick the box and approve",
+	gate.Store(&slow)
+	b.Do("tick the box and approve, with Bitwarden slow",
 		chromedp.Click(sel("approve-confirm")),
 		chromedp.Click(sel("approve-submit")),
 		// The POST answers at once with the held run's page, which
-		// follows the approval and reloads itself when it ends.
-		chromedp.WaitVisible(sel("approval-outcome")),
+		// follows the approval while the push waits.
+		chromedp.WaitVisible(sel("approval-running")),
 	)
+	if n := len(bw.Imports()); n != imports {
+		t.Fatalf("%d imports while Bitwarden is held, want %d", n, imports)
+	}
+	shots(t, b, "held-approving")
+	gate.Store(nil)
+	close(slow)
+	// The page reloads itself when the approval ends (the event stream's
+	// "done") and says how it ended.
+	b.Do("the outcome appears", chromedp.WaitVisible(sel("approval-outcome")))
 	var pushed int64
 	waitRuns(t, a, "the approval run", func(runs []store.Run) bool {
 		if len(runs) == 3 && runs[0].Trigger == "approval" && runs[0].Status == store.StatusSuccess {

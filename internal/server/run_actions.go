@@ -204,6 +204,10 @@ func (s *Server) runPageView(ctx context.Context, run store.Run) web.RunView {
 	}
 	if s.engine != nil && (v.Held != nil || v.Resolution != nil) {
 		v.Approval = s.approvalView(ctx, run)
+		if a := v.Approval; a != nil && a.Running {
+			// The verdict says what is happening now, not what to do.
+			v.Verdict.Detail = "An approval is under way: this page follows it."
+		}
 	}
 	return v
 }

@@ -517,6 +517,9 @@ func TestApproveRunsInBackground(t *testing.T) {
 	if testid(d, "approve-form").Length() != 0 {
 		t.Error("the page offers a second approval while one goes")
 	}
+	if got := testid(d, "verdict-detail").Text(); !strings.Contains(got, "approval is under way") {
+		t.Errorf("the verdict still says %q while the approval goes", got)
+	}
 	r = h.post(h.c, h.path(h.held, "approve"), confirmed)
 	wantStatus(t, r, http.StatusSeeOther)
 	if got := testid(h.get(h.c, r.Header.Get("Location")).doc(t), "flash-info").Text(); !strings.Contains(got, "already being approved") {
