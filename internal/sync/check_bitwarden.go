@@ -69,7 +69,11 @@ func (e *Engine) CheckBitwarden(ctx context.Context, s config.Settings) (*direct
 			seated++
 		}
 	}
-	res.Facts = append(res.Facts, directory.Fact{Label: "Members", Value: fmt.Sprintf("%s, %d linked to a directory", plural(len(members), "member", "members"), synced)})
+	memberFact := plural(len(members), "member", "members")
+	if synced > 0 {
+		memberFact += fmt.Sprintf(", %d linked to a directory", synced)
+	}
+	res.Facts = append(res.Facts, directory.Fact{Label: "Members", Value: memberFact})
 	var groups int
 	if gc, ok := p.(groupCounter); ok {
 		if groups, err = gc.CountGroups(ctx); err != nil {
@@ -83,7 +87,11 @@ func (e *Engine) CheckBitwarden(ctx context.Context, s config.Settings) (*direct
 		groups = len(gs)
 	}
 	res.Facts = append(res.Facts, directory.Fact{Label: "Groups", Value: plural(groups, "group", "groups")})
-	res.Summary = fmt.Sprintf("Signed in to %s: the organization has %s and %s.", where, plural(len(members), "member", "members"), plural(groups, "group", "groups"))
+	if len(members) == 0 && groups == 0 {
+		res.Summary = fmt.Sprintf("Signed in to %s: the organization has no members or groups yet.", where)
+	} else {
+		res.Summary = fmt.Sprintf("Signed in to %s: the organization has %s and %s.", where, plural(len(members), "member", "members"), plural(groups, "group", "groups"))
+	}
 	seats := fmt.Sprintf("%d in use", seated)
 	if sr, ok := p.(seatReader); ok {
 		sub, err := sr.Subscription(ctx)
