@@ -63,6 +63,9 @@ type run struct {
 	s        *Source
 	conn     *ldap.Conn
 	requests int
+	// pageSize, once set, is the page size the server accepted after
+	// refusing a larger one (see search).
+	pageSize int
 }
 
 // Read connects, binds and reads the directory as opts asks, returning a
@@ -314,10 +317,15 @@ func connectError(addr string, err error) error {
 // sends no cookie (or no paging control at all: a server that ignores
 // paging has sent everything, or failed with a size-limit error).
 func (r *run) search(ctx context.Context, base, filter string, attrs []string, each func(*ldap.Entry) error, controls ...ldap.Control) error {
-	paging := ldap.NewControlPaging(uint32(r.s.cfg.PageSize))
+	size := r.s.cfg.PageSize
+	if r.pageSize > 0 {
+		size = r.pageSize
+	}
+	paging := ldap.NewControlPaging(uint32(size))
 	seconds := int(math.Ceil(r.s.cfg.SearchTimeLimit.Seconds()))
 	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, seconds, false,
 		filter, attrs, append([]ldap.Control{paging}, controls...))
+	first := true
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -325,8 +333,20 @@ func (r *run) search(ctx context.Context, base, filter string, attrs []string, e
 		r.requests++
 		res, err := r.conn.Search(req)
 		if err != nil {
+			// OpenLDAP refuses a page larger than its size.pr limit with
+			// result 11, "illegal pagedResults page size", before sending
+			// anything (AD caps the page silently): ask again with pages
+			// half as large, and keep that size for the rest of the read.
+			if first && size > 1 && ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded) {
+				size /= 2
+				r.pageSize = size
+				paging.PagingSize = uint32(size)
+				r.s.log.Debug("ldap server refused the page size; asking for smaller pages", "pageSize", size)
+				continue
+			}
 			return err
 		}
+		first = false
 		for _, e := range res.Entries {
 			if err := each(e); err != nil {
 				return err

@@ -58,6 +58,9 @@ type slapdOptions struct {
 	tls  bool // also listen with LDAPS on tlsPort, StartTLS on port
 	// sizeLimit is the server's size limit (default testSizeLimit).
 	sizeLimit int
+	// pageLimit, when > 0, is the largest page the server accepts
+	// (OpenLDAP's size.pr).
+	pageLimit int
 }
 
 // findSlapd returns slapd's path, failing the test in CI when it is
@@ -164,6 +167,10 @@ func startSlapd(tb env, o slapdOptions) *slapd {
 	if o.sizeLimit == 0 {
 		o.sizeLimit = testSizeLimit
 	}
+	pageLimit := ""
+	if o.pageLimit > 0 {
+		pageLimit = fmt.Sprintf(" size.pr=%d", o.pageLimit)
+	}
 	schema := write("dirsync-test.schema", testSchema)
 	conf := write("slapd.conf", fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -181,10 +188,10 @@ suffix "%[4]s"
 rootdn "cn=admin,%[4]s"
 rootpw admin-secret
 directory %[2]s/db
-sizelimit size.soft=%[5]d size.hard=%[5]d size.prtotal=unlimited
+sizelimit size.soft=%[5]d size.hard=%[5]d size.prtotal=unlimited%[6]s
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
-`, schema, dir, tlsConf, testSuffix, o.sizeLimit))
+`, schema, dir, tlsConf, testSuffix, o.sizeLimit, pageLimit))
 	data := write("data.ldif", o.ldif)
 	if out, err := exec.Command(add, "-q", "-f", conf, "-l", data).CombinedOutput(); err != nil {
 		tb.Fatalf("slapadd: %v\n%s", err, out)
