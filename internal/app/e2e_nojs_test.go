@@ -54,6 +54,16 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		chromedp.Click(sel("settings-save")),
 		chromedp.WaitVisible(sel("flash-success")),
 	)
+	// Check connection posts the whole form; the page comes back with the
+	// answer in the Bitwarden section (the stored secret is carried: same
+	// server).
+	b.Do("check Bitwarden with a plain form",
+		chromedp.Click(sel("check-button-bitwarden")),
+		chromedp.WaitVisible(sel("check-ok")),
+	)
+	if got := b.Text("check-summary"); !strings.HasPrefix(got, "Signed in to "+bw.URL) {
+		t.Errorf("check without JavaScript: %q", got)
+	}
 	b.Do("test and search with a plain form",
 		chromedp.Navigate(base+"/test"),
 		chromedp.Click(sel("test-run")),

@@ -63,7 +63,8 @@ func (s *Server) settingsShow(w http.ResponseWriter, r *http.Request) {
 
 // firstRunNeeds is what an admin needs at hand for a first setup.
 var firstRunNeeds = []string{
-	"Your Okta org URL (https://acme.okta.com) and an Okta API token — or, instead of the token, an OAuth API Services app with its client ID and private key.",
+	"For Okta: your Okta org URL (https://acme.okta.com) and an Okta API token — or, instead of the token, an OAuth API Services app with its client ID and private key.",
+	"For LDAP or Active Directory instead: the server's host name and port, a bind user with its password that may read users and groups, and the root path (the base DN, such as dc=example,dc=com).",
 	"Your Bitwarden organization's API key: client id and client secret (Bitwarden admin console → Settings → Organization info → View API key), and whether the organization is on the US or EU cloud or self-hosted.",
 }
 
