@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -103,22 +104,21 @@ const (
 // admin typed them so a rejected value is shown back as entered. Secrets
 // are never part of it: only whether one is stored.
 type SettingsForm struct {
-	DirectoryType string
-	OrgURL        string
-	// TokenSet reports whether an Okta token is stored.
-	TokenSet bool
-	// TokenTyped reports that a new token was submitted but not saved
-	// (the form had errors), so the admin must enter it again.
-	TokenTyped bool
-	// AuthMethod is OktaAuthToken or OktaAuthOAuth.
-	AuthMethod string
-	// OktaClientID and OktaKeyID are the service app's client ID and key
-	// ID; PrivateKeySet and PrivateKeyTyped are TokenSet and TokenTyped
-	// for its private key.
-	OktaClientID    string
-	OktaKeyID       string
-	PrivateKeySet   bool
-	PrivateKeyTyped bool
+	// DirectoryType is the chosen type (directory.type); DirectoryTypes
+	// are every registered type with its fields, in the console's order.
+	// All are in the page, so that choosing another type shows its fields
+	// at once, without JavaScript (CSS shows the chosen one only), and
+	// the server reads only the chosen type's fields.
+	DirectoryType  string
+	DirectoryTypes []DirectoryType
+	// AdvancedPaths are the fields of the Advanced section, which opens
+	// when one of them has an error.
+	AdvancedPaths []string
+	// PresetNote says which preset filled the fields ("" when none).
+	PresetNote string
+	// UserFilterHelp and GroupFilterHelp are the chosen type's filter
+	// grammar (directory.FilterSyntax).
+	UserFilterHelp, GroupFilterHelp string
 	// Server is ServerChoiceUS, ServerChoiceEU or ServerChoiceSelf.
 	Server    string
 	SelfURL   string
@@ -134,9 +134,6 @@ type SettingsForm struct {
 	UserFilter        string
 	Groups            bool
 	GroupFilter       string
-	Concurrency       string
-	RateLimitShare    string
-	FullReadHours     string
 	MaxRemovals       string
 	MaxRemovalPercent string
 	// StageNewMembers shows sync.inviteUsers inverted: checked adds new
@@ -177,10 +174,83 @@ type SettingsForm struct {
 // AdvancedOpen reports whether the Advanced section must be open because
 // one of its fields has an error.
 func (f SettingsForm) AdvancedOpen() bool {
-	return f.Errors.Get("okta.concurrency") != "" || f.Errors.Get("okta.rateLimitShare") != "" ||
-		f.Errors.Get("okta.fullReadHours") != "" || f.Errors.Get("bitwarden.importTimeoutSeconds") != "" ||
-		f.Errors.Get("sync.timeoutMinutes") != ""
+	if f.Errors.Get("bitwarden.importTimeoutSeconds") != "" || f.Errors.Get("sync.timeoutMinutes") != "" {
+		return true
+	}
+	for _, p := range f.AdvancedPaths {
+		if f.Errors.Get(p) != "" {
+			return true
+		}
+	}
+	return false
 }
+
+// DirectoryType is one directory type of the Settings form, with its
+// fields (mirroring directory.Kind and its Fields, which web does not
+// import).
+type DirectoryType struct {
+	Name, Title string
+	// Index is the type's position, which the CSS that shows only the
+	// chosen type's fields matches (app.css, type-0 … type-7).
+	Index int
+	// Groups are the type's fields outside Advanced, by sub-section.
+	Groups []FieldGroup
+	// Advanced are the fields folded into the Advanced section.
+	Advanced []DirField
+	// Presets are the names of the value sets the type offers ("ad").
+	Presets []string
+}
+
+// TypeClass is the class of a type's option and sections.
+func TypeClass(i int) string { return "type-" + strconv.Itoa(i) }
+
+// FieldGroup is a sub-section of a type's fields ("" for the first,
+// untitled one).
+type FieldGroup struct {
+	Name   string
+	Fields []DirField
+}
+
+// Field kinds of DirField (directory.FieldKind's values).
+const (
+	KindText     = "text"
+	KindURL      = "url"
+	KindNumber   = "number"
+	KindBool     = "checkbox"
+	KindSecret   = "password"
+	KindTextArea = "textarea"
+	KindSecretTA = "secret-textarea"
+	KindChoice   = "radio"
+)
+
+// DirField is one field of a directory type as the form shows it.
+type DirField struct {
+	Path, Label, Help, Kind, Placeholder string
+	Options                              []FieldOption
+	// Value is the value shown ("" for a secret); Checked is a checkbox's.
+	Value   string
+	Checked bool
+	// Set and Typed are a secret's: stored, and typed but not saved.
+	Set, Typed bool
+	Error      string
+	StepsTitle string
+	Steps      []string
+	// Dependents are the fields shown only for one of this field's values
+	// (directory.Field.ShownWhen), each with When set.
+	Dependents []DirField
+	// When is a dependent's CSS class: "when-N" for the Nth option of a
+	// choice, "when-on" / "when-off" for a checkbox.
+	When string
+}
+
+// FieldOption is one choice of a choice field.
+type FieldOption struct {
+	Value, Label string
+	Index        int
+}
+
+// OptClass is the class of a choice's Nth option.
+func OptClass(i int) string { return "opt-" + strconv.Itoa(i) }
 
 // ErrorPage is a plain error page's content.
 type ErrorPage struct {
@@ -234,4 +304,53 @@ func Sentence(msg string) string {
 		msg += "."
 	}
 	return msg
+}
+
+// inputType is the HTML input type of a one-line field. Numbers are text
+// (inputmode decimal): a browser's number input would drop what the
+// admin typed when it is not a number, instead of letting the server say
+// what is wrong with it.
+func inputType(kind string) string {
+	if kind == KindURL {
+		return "url"
+	}
+	return "text"
+}
+
+// textareaPlaceholder is a multi-line field's placeholder: for a stored
+// secret, how to keep it.
+func textareaPlaceholder(fl DirField) string {
+	if fl.Kind == KindSecretTA && fl.Set {
+		return "leave empty to keep the current one"
+	}
+	return fl.Placeholder
+}
+
+// PresetLabel names a preset on its button: short names are
+// abbreviations ("ad" → "AD", "ldap" → "LDAP").
+func PresetLabel(name string) string {
+	if len(name) <= 4 {
+		return strings.ToUpper(name)
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+// ClearTyped forgets every "typed but not saved" note: the page answers
+// something other than a failed save (a check, a preset).
+func (f *SettingsForm) ClearTyped() {
+	f.SecretTyped, f.WebhooksTyped = false, false
+	for i := range f.DirectoryTypes {
+		t := &f.DirectoryTypes[i]
+		for g := range t.Groups {
+			clearTyped(t.Groups[g].Fields)
+		}
+		clearTyped(t.Advanced)
+	}
+}
+
+func clearTyped(fs []DirField) {
+	for i := range fs {
+		fs[i].Typed = false
+		clearTyped(fs[i].Dependents)
+	}
 }

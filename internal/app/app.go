@@ -123,6 +123,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Argon: opts.Argon, Engine: a.Engine, Worker: a.Worker, Metrics: a.Metrics.Handler(), Alerts: a.Alerts,
 		Checks: map[string]server.SettingsCheck{
 			"bitwarden": {Fields: []string{"bitwarden."}, Run: a.Engine.CheckBitwarden, Explain: dsync.ExplainBitwarden},
+			"directory": {Fields: dsync.DirectoryFields(), Run: a.Engine.CheckDirectory, Explain: dsync.ExplainDirectory},
 		},
 	}, st)
 	if err != nil {

@@ -81,7 +81,7 @@ func TestPackageImports(t *testing.T) {
 			func(i string) bool { return i != "internal/config" && i != "internal/secret" }},
 		{"only the type packages, internal/directory/all, the demo and the fakes know a directory type by name (docs/architecture.md, Adding a directory type)",
 			func(p string) bool {
-				return p == "internal/config" || p == "internal/store" || p == "internal/sync" || p == "internal/metrics" ||
+				return p == "internal/config" || p == "internal/store" || p == "internal/sync" || p == "internal/metrics" || p == "internal/server" ||
 					p == "internal/schedule" || p == "internal/alert" || p == "cmd/dirsync"
 			},
 			func(i string) bool { return under(i, "internal/directory/okta") || under(i, "internal/directory/ldap") }},

@@ -140,6 +140,11 @@ type Field struct {
 	ShownWhen *Condition
 	// Advanced fields are folded away by default.
 	Advanced bool
+	// StepsTitle and Steps, when set, are a step-by-step guide shown
+	// folded before the input (setting up an Okta service app): plain
+	// sentences, in order.
+	StepsTitle string
+	Steps      []string
 	// Presets are values this field takes when a preset is chosen
 	// (Preset name → value), e.g. the AD switch filling
 	// userObjectClass "person".

@@ -66,6 +66,7 @@ func (s *Server) routes() http.Handler {
 			r.Post("/settings/alerts/test", s.alertsTestSend) // alerts_test_send.go
 			// A section's "Check connection": an htmx fragment, or the page.
 			r.Post("/settings/check/{section}", s.settingsCheck) // settings_check.go
+			r.Post("/settings/preset", s.settingsPreset)         // settings_preset.go
 
 			// --- More ---
 			r.Get("/more", s.more)                      // more.go

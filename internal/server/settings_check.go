@@ -89,7 +89,7 @@ func (s *Server) settingsCheck(w http.ResponseWriter, r *http.Request) {
 	// The page is a check's answer, not a failed save: the field
 	// messages are in the result, and no banner says "nothing was saved".
 	view.Errors, view.Summary, view.Unplaced = nil, nil, nil
-	view.TokenTyped, view.PrivateKeyTyped, view.SecretTyped, view.WebhooksTyped = false, false, false, false
+	view.ClearTyped()
 	view.Checks = map[string]*web.CheckView{section: &v}
 	s.render(w, r, http.StatusOK, s.settingsPage(r, f.stored), web.SettingsPage(view))
 }

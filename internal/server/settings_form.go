@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/config"
-	"github.com/dirsync/dirsync/internal/directory/okta"
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/web"
 )
 
@@ -22,19 +22,29 @@ const (
 	formStageNew       = "sync.stageNewMembers"
 	formGroups         = "sync.groups"
 	formClearWebhooks  = "alerts.clearWebhooks"
-	formOktaAuthMethod = "okta.authMethod"
 )
 
-// settingsSlots are the settings page's error slots, in page order. Each
-// is a config field path.
-var settingsSlots = []string{
-	config.FieldDirectoryType, okta.FieldOrgURL, okta.FieldToken,
-	okta.FieldClientID, okta.FieldPrivateKey, okta.FieldKeyID,
-	config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
-	config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
-	config.FieldMaxRemovals, config.FieldMaxRemovalPct,
-	config.FieldMaxMembershipRemovals, config.FieldMaxMembershipRemovalPct, config.FieldMaxShrinkPct, config.FieldWebhooks,
-	okta.FieldConcurrency, okta.FieldShare, okta.FieldFullReadHours, config.FieldImportTimeout, config.FieldTimeout,
+// settingsSlots are the settings page's error slots, in page order: config
+// field paths, and every registered directory type's field paths.
+func settingsSlots() []string {
+	slots := []string{config.FieldDirectoryType}
+	var advanced []string
+	for _, k := range directory.Kinds() {
+		for _, f := range k.New().Fields() {
+			if f.Advanced {
+				advanced = append(advanced, f.Path)
+			} else {
+				slots = append(slots, f.Path)
+			}
+		}
+	}
+	slots = append(slots,
+		config.FieldBWServer, config.FieldBWClientID, config.FieldBWClientSecret,
+		config.FieldInterval, config.FieldUserFilter, config.FieldUsersGroups, config.FieldGroupFilter,
+		config.FieldMaxRemovals, config.FieldMaxRemovalPct,
+		config.FieldMaxMembershipRemovals, config.FieldMaxMembershipRemovalPct, config.FieldMaxShrinkPct, config.FieldWebhooks)
+	slots = append(slots, advanced...)
+	return append(slots, config.FieldImportTimeout, config.FieldTimeout)
 }
 
 // slotOf maps a form field name to the error slot that explains it.
@@ -44,10 +54,8 @@ func slotOf(name string) string {
 		return config.FieldBWServer
 	case formGroups:
 		return config.FieldUsersGroups
-	case formOktaAuthMethod:
-		return okta.FieldToken
 	}
-	for _, f := range settingsSlots {
+	for _, f := range settingsSlots() {
 		if f == name {
 			return f
 		}
@@ -91,15 +99,8 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 // settingsView shows stored settings in the form. Secrets appear only as
 // "set" or "not set".
 func settingsView(st config.Settings) web.SettingsForm {
-	o := okta.Of(st.Directory)
 	f := web.SettingsForm{
 		DirectoryType:     st.Directory.Type,
-		OrgURL:            o.OrgURL,
-		TokenSet:          o.Token.IsSet(),
-		AuthMethod:        web.OktaAuthToken,
-		OktaClientID:      o.ClientID,
-		OktaKeyID:         o.KeyID,
-		PrivateKeySet:     o.PrivateKey.IsSet(),
 		ClientID:          st.Bitwarden.ClientID,
 		SecretSet:         st.Bitwarden.ClientSecret.IsSet(),
 		Interval:          strconv.Itoa(st.Sync.IntervalMinutes),
@@ -110,9 +111,6 @@ func settingsView(st config.Settings) web.SettingsForm {
 		UserFilter:        st.Sync.UserFilter,
 		Groups:            st.Sync.Groups,
 		GroupFilter:       st.Sync.GroupFilter,
-		Concurrency:       strconv.Itoa(o.Concurrency),
-		RateLimitShare:    strconv.FormatFloat(o.RateLimitShare, 'g', -1, 64),
-		FullReadHours:     strconv.Itoa(o.FullReadHours),
 		MaxRemovals:       strconv.Itoa(st.Guard.MaxRemovals),
 		MaxRemovalPercent: strconv.FormatFloat(st.Guard.MaxRemovalPercent, 'g', -1, 64),
 		WebhooksSet:       st.Alerts.WebhookURLs.IsSet(),
@@ -124,9 +122,7 @@ func settingsView(st config.Settings) web.SettingsForm {
 		MaxShrinkPercent:            strconv.FormatFloat(st.Guard.MaxShrinkPercent, 'g', -1, 64),
 		TimeoutMinutes:              strconv.Itoa(st.Sync.TimeoutMinutes),
 	}
-	if o.UsesOAuth() {
-		f.AuthMethod = web.OktaAuthOAuth
-	}
+	directoryView(&f, st, nil, nil, nil)
 	switch st.Bitwarden.Server {
 	case config.ServerUS, "":
 		f.Server = web.ServerChoiceUS
@@ -156,25 +152,7 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		*f.Value = ""
 	}
 	st.Directory.Type = get(config.FieldDirectoryType)
-	o := okta.Of(st.Directory)
-	o.OrgURL = get(okta.FieldOrgURL)
-	// Only the chosen sign-in method's fields are read: the other's
-	// (hidden, maybe still filled in) are dropped, stored secret included.
-	method := oktaAuthMethod(form)
-	o.ClientID, o.KeyID = "", ""
-	switch method {
-	case web.OktaAuthOAuth:
-		o.ClientID = get(okta.FieldClientID)
-		o.KeyID = get(okta.FieldKeyID)
-		o.PrivateKey = config.Secret(get(okta.FieldPrivateKey))
-		if o.ClientID == "" {
-			errs[okta.FieldClientID] = "the service app's client ID is required (Okta admin console → Applications → the API Services app → General → Client ID)"
-		}
-	case web.OktaAuthToken:
-		o.Token = config.Secret(get(okta.FieldToken))
-	default:
-		errs[okta.FieldToken] = "choose how dirsync signs in to Okta: an API token or an OAuth service app"
-	}
+	shown := readDirectory(form, &st, errs)
 	st.Bitwarden.ClientID = get(config.FieldBWClientID)
 	st.Bitwarden.ClientSecret = config.Secret(get(config.FieldBWClientSecret))
 	choice, selfURL := get(config.FieldBWServer), get(formBWURL)
@@ -205,36 +183,6 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	st.Sync.UserFilter = get(config.FieldUserFilter)
 	st.Sync.GroupFilter = get(config.FieldGroupFilter)
 
-	// Empty advanced fields mean "use the default" (Normalize fills it).
-	conc := get(okta.FieldConcurrency)
-	o.Concurrency = 0
-	if conc != "" {
-		// 0 would silently mean "default" after Normalize; refuse it here.
-		if n, err := strconv.Atoi(conc); err != nil || n < 1 {
-			errs[okta.FieldConcurrency] = fmt.Sprintf("enter a whole number from 1 to %d, or leave it empty for %d", okta.MaxConcurrency, okta.DefaultConcurrency)
-		} else {
-			o.Concurrency = n
-		}
-	}
-	share := get(okta.FieldShare)
-	o.RateLimitShare = 0
-	if share != "" {
-		if x, err := strconv.ParseFloat(share, 64); err != nil || !(x > 0) {
-			errs[okta.FieldShare] = fmt.Sprintf("enter a decimal number above 0 and at most 1, such as 0.5, or leave it empty for %g", okta.DefaultRateLimitShare)
-		} else {
-			o.RateLimitShare = x
-		}
-	}
-
-	hours := get(okta.FieldFullReadHours)
-	o.FullReadHours = 0
-	if hours != "" {
-		if n, err := strconv.Atoi(hours); err != nil || n < 1 {
-			errs[okta.FieldFullReadHours] = fmt.Sprintf("enter a whole number of hours from 1 to 168, or leave it empty for %d", okta.DefaultFullReadHours)
-		} else {
-			o.FullReadHours = n
-		}
-	}
 	importTimeout := get(config.FieldImportTimeout)
 	st.Bitwarden.ImportTimeoutSeconds = 0
 	if importTimeout != "" {
@@ -297,7 +245,6 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		st.Alerts.WebhookURLs = config.Secret(hooks)
 	}
 
-	st.Directory.SetSection(o)
 	st.Normalize()
 	for k, v := range config.CarrySecrets(stored, &st, func(path string) bool {
 		return path != config.FieldWebhooks || !on(formClearWebhooks)
@@ -307,9 +254,6 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 	if err := st.Validate(true); err != nil {
 		if fe, ok := err.(config.FieldErrors); ok {
 			for k, v := range fe {
-				if k == okta.FieldToken && method == web.OktaAuthOAuth {
-					continue // no client ID yet: said above, not "token required"
-				}
 				if _, dup := errs[k]; !dup {
 					errs[k] = v
 				}
@@ -321,14 +265,6 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 
 	view := web.SettingsForm{
 		DirectoryType:     get(config.FieldDirectoryType),
-		OrgURL:            get(okta.FieldOrgURL),
-		TokenSet:          okta.Of(stored.Directory).Token.IsSet(),
-		TokenTyped:        method == web.OktaAuthToken && get(okta.FieldToken) != "",
-		AuthMethod:        method,
-		OktaClientID:      get(okta.FieldClientID),
-		OktaKeyID:         get(okta.FieldKeyID),
-		PrivateKeySet:     okta.Of(stored.Directory).PrivateKey.IsSet(),
-		PrivateKeyTyped:   method == web.OktaAuthOAuth && get(okta.FieldPrivateKey) != "",
 		Server:            choice,
 		SelfURL:           selfURL,
 		ClientID:          get(config.FieldBWClientID),
@@ -342,9 +278,6 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		UserFilter:        get(config.FieldUserFilter),
 		Groups:            st.Sync.Groups,
 		GroupFilter:       get(config.FieldGroupFilter),
-		Concurrency:       conc,
-		RateLimitShare:    share,
-		FullReadHours:     hours,
 		MaxRemovals:       maxRem,
 		MaxRemovalPercent: maxPct,
 		WebhooksSet:       stored.Alerts.WebhookURLs.IsSet(),
@@ -358,6 +291,7 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		MaxShrinkPercent:            shrinkPct,
 		TimeoutMinutes:              timeout,
 	}
+	directoryView(&view, stored, form, shown, errs)
 	for _, k := range sortedKeys(errs) {
 		slot := slotOf(k)
 		if slot == "" {
@@ -368,6 +302,8 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		target := web.FieldID(slot)
 		if slot == config.FieldBWServer {
 			target += "-" + web.ServerChoiceUS // radio buttons: the first one
+		} else if first := firstOption(slot); first != "" {
+			target += "-" + first
 		}
 		view.Summary = append(view.Summary, web.ErrorLink{Href: "#" + target, Text: web.Sentence(errs[k])})
 	}
@@ -375,18 +311,6 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 		view.Errors = nil
 	}
 	return st, view, errs
-}
-
-// oktaAuthMethod is the form's okta.authMethod; a form without it (an
-// older page, a script) means the API token unless it names a client ID.
-func oktaAuthMethod(form url.Values) string {
-	if m := strings.TrimSpace(form.Get(formOktaAuthMethod)); m != "" {
-		return m
-	}
-	if strings.TrimSpace(form.Get(okta.FieldClientID)) != "" {
-		return web.OktaAuthOAuth
-	}
-	return web.OktaAuthToken
 }
 
 func sortedKeys(m web.FormErrors) []string {

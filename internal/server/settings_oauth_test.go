@@ -60,7 +60,7 @@ func TestSettingsOAuthServiceApp(t *testing.T) {
 	if _, ok := testid(d, "field-okta.authMethod-token").Attr("checked"); !ok {
 		t.Fatal("API token not chosen by default")
 	}
-	steps := testid(d, "okta-oauth-steps").Text()
+	steps := testid(d, "steps-okta.clientId").Text()
 	for _, want := range []string{"API Services", "Public key / Private key", "okta.users.read", "okta.groups.read", "Read-only Administrator", "DPoP"} {
 		if !strings.Contains(steps, want) {
 			t.Errorf("the Okta steps do not mention %q", want)

@@ -21,7 +21,7 @@ func (s *Server) settingsValidate(w http.ResponseWriter, r *http.Request) {
 	trigger := r.Header.Get("HX-Trigger-Name")
 	slot := slotOf(trigger)
 	var fields []string
-	for _, f := range settingsSlots {
+	for _, f := range settingsSlots() {
 		if trigger == "" || f == slot || errs.Get(f) == "" {
 			fields = append(fields, f)
 		}

@@ -281,6 +281,16 @@ func (o *Settings) Config(env directory.Env) Config {
 	return cfg
 }
 
+// oauthSteps is how to make the OAuth service app in Okta's admin console.
+var oauthSteps = []string{
+	"In the Okta admin console open Applications → Applications → Create App Integration, choose API Services, name it (for example \"dirsync\") and save.",
+	"On its General tab, under Client Credentials, click Edit and set Client authentication to Public key / Private key. Add a key: either let Okta generate one and copy its private key in PEM form (Okta shows it only once), or make one yourself (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dirsync-key.pem, or an EC P-256 key) and paste its public key. Save. When the app has more than one key, note the KID of this one.",
+	"Under General Settings, Require Demonstrating Proof of Possession (DPoP) header in token requests is on for new apps. Leave it on: dirsync proves each request with a key of its own. dirsync also works with it off (plain Bearer tokens).",
+	"On the Okta API Scopes tab, grant okta.users.read and okta.groups.read.",
+	"On the Admin roles tab, click Edit assignments, add the Read-only Administrator role and save. Without an admin role every read answers 403.",
+	"Copy the Client ID from the General tab and the private key into the fields below.",
+}
+
 // Fields implements directory.Settings: the console's Okta section.
 func (o *Settings) Fields() []directory.Field {
 	text := func(get func(*Settings) string, set func(*Settings, string)) (func(directory.Settings) string, func(directory.Settings, string) error) {
@@ -323,11 +333,15 @@ func (o *Settings) Fields() []directory.Field {
 				return AuthToken
 			},
 			Set: func(s directory.Settings, v string) error {
+				// Only the chosen method's fields are read (the form hides
+				// the other's): what the other method had goes, its
+				// stored secret included.
+				o := s.(*Settings)
 				switch strings.TrimSpace(v) {
 				case AuthToken:
-					s.(*Settings).oauthChosen = false
+					o.oauthChosen, o.ClientID, o.KeyID, o.PrivateKey = false, "", "", ""
 				case AuthOAuth:
-					s.(*Settings).oauthChosen = true
+					o.oauthChosen, o.Token = true, ""
 				default:
 					return fmt.Errorf("choose how dirsync signs in to Okta: an API token or an OAuth service app")
 				}
@@ -340,6 +354,7 @@ func (o *Settings) Fields() []directory.Field {
 				return nil
 			}},
 		{Path: FieldClientID, Label: "Client ID", Kind: directory.FieldText, Group: "Authentication", ShownWhen: asApp, Placeholder: "0oa1b2c3d4EXAMPLE5x7",
+			StepsTitle: "Set up the service app in Okta, step by step", Steps: oauthSteps,
 			Help: "The service app's Client ID, from its General tab (it starts with 0oa).", Get: cidGet, Set: cidSet},
 		{Path: FieldPrivateKey, Label: "Private key (PEM)", Kind: directory.FieldSecretTA, Group: "Authentication", ShownWhen: asApp, Placeholder: "-----BEGIN PRIVATE KEY-----",
 			Help: "The private half of the key added to the app: PKCS#8 (BEGIN PRIVATE KEY), PKCS#1 (BEGIN RSA PRIVATE KEY, 2048 bits or more) or EC P-256 (BEGIN EC PRIVATE KEY). It only signs dirsync's requests for a token and never leaves this server. Stored encrypted and never shown again.",
