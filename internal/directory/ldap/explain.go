@@ -133,7 +133,16 @@ func (s *Settings) Explain(err error) *directory.Explanation {
 	case ldap.LDAPResultTimeLimitExceeded:
 		return &directory.Explanation{Summary: "A search took longer than its time limit.", Hints: []string{
 			"Run the sync again; if it keeps failing, narrow the user and group paths or make the filters cheaper (indexed attributes)."}}
-	case ldap.LDAPResultSizeLimitExceeded, ldap.LDAPResultAdminLimitExceeded:
+	case ldap.LDAPResultAdminLimitExceeded:
+		if strings.Contains(strings.ToLower(text), "page size") {
+			// OpenLDAP refuses a page larger than its size.pr; the read
+			// asks again with smaller pages, so this is a server that
+			// refused them all.
+			return &directory.Explanation{Summary: "The LDAP server refused the paged searches dirsync asked for, even with small pages.", Hints: []string{
+				"Allow paged searches for the bind user (OpenLDAP: size.pr and size.prtotal in its limits, best unlimited)."}}
+		}
+		fallthrough
+	case ldap.LDAPResultSizeLimitExceeded:
 		return &directory.Explanation{Summary: "The LDAP server stopped a search at its size limit.", Hints: []string{
 			"dirsync always pages; the server's limit on paged searches is lower than the directory (OpenLDAP: size.prtotal; Active Directory: MaxPageSize). Raise it for the bind user."}}
 	case ldap.LDAPResultBusy, ldap.LDAPResultUnavailable:

@@ -424,6 +424,12 @@ func TestExplainADBindCodes(t *testing.T) {
 			t.Errorf("code %d: %+v", code, ex)
 		}
 	}
+	if ex := s.Explain(ldap.NewError(ldap.LDAPResultAdminLimitExceeded, errors.New("illegal pagedResults page size"))); ex == nil || !strings.Contains(ex.Summary, "small pages") {
+		t.Errorf("page size refused: %+v", ex)
+	}
+	if ex := s.Explain(ldap.NewError(ldap.LDAPResultAdminLimitExceeded, errors.New("x"))); ex == nil || !strings.Contains(ex.Summary, "size limit") {
+		t.Errorf("admin limit: %+v", ex)
+	}
 	if ex := s.Explain(errors.New("something else")); ex != nil {
 		t.Errorf("unknown error explained: %+v", ex)
 	}
