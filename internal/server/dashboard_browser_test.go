@@ -60,7 +60,10 @@ func TestBrowserDashboardLive(t *testing.T) {
 	b.WaitJS("live progress", `!!document.querySelector('[data-testid="progress"] progress')`, 15*time.Second)
 	shot("running")
 	d.openGate()
-	b.WaitJS("the finished run listed", `document.querySelectorAll('[data-testid="run-row"]').length === 1 && !!document.querySelector('[data-testid="progress-final"]')`, 15*time.Second)
+	// The status box is its own fragment (refetched on "done"): wait for
+	// it too, not only for the runs table (seen: status "" read between
+	// the two swaps under load).
+	b.WaitJS("the finished run listed", `document.querySelectorAll('[data-testid="run-row"]').length === 1 && !!document.querySelector('[data-testid="progress-final"]') && (() => { const s = document.querySelector('[data-testid="last-run-status"]'); const t = s ? s.textContent.trim() : ''; return t !== '' && t !== 'running' })()`, 15*time.Second)
 	last := b.Text("last-run-status")
 	marker, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`window.dirsyncMarker || 0`))
 	if err != nil {
@@ -116,7 +119,7 @@ func TestBrowserDashboardFollowsCLIRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("CLI run: %v", err)
 	}
-	b.WaitJS("the CLI run shown finished", `!!document.querySelector('[data-testid="progress-final"]') && document.querySelectorAll('[data-testid="run-row"]').length === 1 && !document.querySelector('[data-testid="sync-now"]').disabled`, 15*time.Second)
+	b.WaitJS("the CLI run shown finished", `!!document.querySelector('[data-testid="progress-final"]') && document.querySelectorAll('[data-testid="run-row"]').length === 1 && !document.querySelector('[data-testid="sync-now"]').disabled && (() => { const s = document.querySelector('[data-testid="last-run-status"]'); const t = s ? s.textContent.trim() : ''; return t !== '' && t !== 'running' })()`, 15*time.Second)
 	if got := b.Text("last-run-status"); got != "success" {
 		t.Errorf("last run status %q", got)
 	}
