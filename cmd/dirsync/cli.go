@@ -117,6 +117,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.syncCmd(),
 		e.cacheCmd(),
 		e.historyCmd(),
+		e.checkCmd(),
 		e.adminCmd(),
 		e.versionCmd(),
 	)

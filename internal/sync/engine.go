@@ -743,6 +743,11 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 	ro := directory.ReadOptions{
 		Users:  s.Sync.Users,
 		Groups: s.Sync.Groups,
+		// Soft-deleted users (AD's deleted objects) only where BDC reads
+		// them: tests, and with overwriteExisting (BDC's sync.service.ts
+		// getEntries(force || overwriteExisting, test)); an ordinary sync
+		// would otherwise remove everyone the recycle bin still holds.
+		IncludeDeleted: opts.Mode == ModeTest || s.Sync.OverwriteExisting,
 		Progress: func(p directory.Progress) {
 			emit(Event{Phase: "read:" + p.Phase, Message: p.Message, Done: p.Done, Total: p.Total})
 		},

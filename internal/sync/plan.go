@@ -127,8 +127,13 @@ func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
 				continue
 			}
 			switch {
+			case u.Email == "" && u.Deleted:
+				// A deleted account without an email (an AD tombstone, whose
+				// mail attribute is gone) is still sent, with email null:
+				// Bitwarden removes a deleted member by externalId, and so
+				// does BDC (buildUser keeps deleted users without email).
 			case u.Email == "":
-				p.Warnings = append(p.Warnings, fmt.Sprintf("user %s (%s) left out: no email address in Okta", u.ID, u.Status))
+				p.Warnings = append(p.Warnings, fmt.Sprintf("user %s (%s) left out: no email address in the directory", u.ID, u.Status))
 				p.Counts.Dropped++
 				continue
 			case len(u.Email) > MaxEmailLen:
@@ -221,7 +226,9 @@ func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
 func (p *Plan) dedupeEmails() error {
 	byEmail := make(map[string][]int, len(p.Users))
 	for i, u := range p.Users {
-		byEmail[u.Email] = append(byEmail[u.Email], i)
+		if u.Email != "" { // deleted accounts without one share nothing
+			byEmail[u.Email] = append(byEmail[u.Email], i)
+		}
 	}
 	var clashes, twins []string
 	for email, idx := range byEmail {

@@ -438,3 +438,34 @@ func TestRunRecordStaysSmall(t *testing.T) {
 		t.Errorf("counts %+v truncated %v", c.Counts, c.Truncated)
 	}
 }
+
+// TestPlanKeepsDeletedUsersWithoutEmail: a deleted account without an
+// email (an AD tombstone) is still sent, as deleted with email null, so
+// Bitwarden removes it by externalId (BDC keeps it too); a live one
+// without an email is left out.
+func TestPlanKeepsDeletedUsersWithoutEmail(t *testing.T) {
+	gone := u("u1", "", "DELETED")
+	gone.Deleted = true
+	other := u("u3", "", "DELETED")
+	other.Deleted = true
+	snap := &directory.Snapshot{Users: []directory.User{gone, u("u2", "", "ACTIVE"), other, u("u4", "ok@x.com", "ACTIVE")}}
+	p := mustPlan(t, snap, settings(nil))
+	var got []string
+	for _, m := range p.Import.Members {
+		got = append(got, fmt.Sprintf("%s %q deleted=%v", m.ExternalID, m.Email, m.Deleted))
+	}
+	want := []string{`u1 "" deleted=true`, `u3 "" deleted=true`, `u4 "ok@x.com" deleted=false`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("members %v, want %v", got, want)
+	}
+	if p.Counts.Dropped != 1 {
+		t.Errorf("dropped %d, want 1 (the live user without email)", p.Counts.Dropped)
+	}
+	var body strings.Builder
+	if err := writeImport(&body, p.Import); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body.String(), `{"email":null,"externalId":"u1","deleted":true}`) {
+		t.Errorf("the tombstone is not sent with email null: %s", body.String())
+	}
+}

@@ -2,8 +2,10 @@ package sync
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
@@ -71,5 +73,48 @@ func TestFakeKindSyncs(t *testing.T) {
 	}
 	if len(bw.Imports()) != imports {
 		t.Error("a failed read pushed")
+	}
+}
+
+// recordingSource answers an empty directory and keeps what it was asked.
+type recordingSource struct{ opts []directory.ReadOptions }
+
+func (r *recordingSource) Read(_ context.Context, opts directory.ReadOptions) (*directory.Snapshot, error) {
+	r.opts = append(r.opts, opts)
+	// A watermark, so that the engine would ask a DeltaReader for a delta.
+	return &directory.Snapshot{Users: []directory.User{{ID: "x1", Email: "x@x.com"}}, UsersLastUpdated: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, nil
+}
+
+// TestIncludeDeletedAsBDC: soft-deleted users are asked for only on test
+// runs and with overwriteExisting, as BDC asks for them; a source that is
+// no DeltaReader is never asked for a delta.
+func TestIncludeDeletedAsBDC(t *testing.T) {
+	h := newHarness(t, smallOrg(), nil)
+	rec := &recordingSource{}
+	h.engine.NewSource = func(config.Settings) (directory.Source, error) { return rec, nil }
+	ctx := context.Background()
+	if _, err := h.run(ModeTest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.run(ModeSync); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.run(ModeSync); err != nil {
+		t.Fatal(err)
+	}
+	s := h.settings()
+	s.Sync.OverwriteExisting = true
+	if _, err := h.engine.Run(ctx, store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeDryRun, Settings: &s}); err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	for _, o := range rec.opts {
+		got = append(got, o.IncludeDeleted)
+		if !o.UsersChangedSince.IsZero() {
+			t.Errorf("a source without deltas was asked for one: %v", o.UsersChangedSince)
+		}
+	}
+	if fmt.Sprint(got) != "[true false false true]" {
+		t.Errorf("IncludeDeleted per run %v, want [true false false true] (test, sync, sync, overwrite)", got)
 	}
 }

@@ -44,7 +44,9 @@ func (o *Settings) Check(ctx context.Context, env directory.Env) (*directory.Che
 		how = "the OAuth service app " + o.ClientID
 	}
 	res := &directory.CheckResult{
-		Summary: fmt.Sprintf("Signed in to %s with %s: %s, %s.", host, how,
+		// Okta's user list leaves deactivated (DEPROVISIONED) users out;
+		// a sync reads them too, to remove them.
+		Summary: fmt.Sprintf("Signed in to %s with %s: %s (not counting deactivated ones), %s.", host, how,
 			countText(users, moreUsers, "user", "users"), countText(groups, moreGroups, "group", "groups")),
 		Facts: []directory.Fact{{Label: "Org", Value: c.base}, {Label: "Requests", Value: strconv.FormatInt(r.requests.Load(), 10)}},
 	}
