@@ -286,10 +286,10 @@ func TestADPagingTimeLimitCancel(t *testing.T) {
 	}
 
 	freeze := func(t *testing.T) {
-		if err := dc.proc.Signal(syscall.SIGSTOP); err != nil {
+		if err := dc.Proc.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = dc.proc.Signal(syscall.SIGCONT) })
+		t.Cleanup(func() { _ = dc.Proc.Signal(syscall.SIGCONT) })
 	}
 	t.Run("time limit", func(t *testing.T) {
 		cfg := dc.config()
@@ -334,7 +334,7 @@ func TestADPagingTimeLimitCancel(t *testing.T) {
 		}
 	})
 	// The DC answers again once continued.
-	_ = dc.proc.Signal(syscall.SIGCONT)
+	_ = dc.Proc.Signal(syscall.SIGCONT)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := dc.dial(adReader, adReaderPW)
