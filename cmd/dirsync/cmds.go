@@ -171,8 +171,8 @@ func (e *env) testCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "test",
-		Short: "Read Okta and show what a sync would send and change (nothing is sent)",
-		Long: `Read Okta and show what a sync would send and, read from Bitwarden with
+		Short: "Read the directory and show what a sync would send and change (nothing is sent)",
+		Long: `Read the directory and show what a sync would send and, read from Bitwarden with
 the same key, what it would change there. Nothing is sent or recorded.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error { return e.test(asJSON) },
@@ -213,7 +213,7 @@ func (e *env) test(asJSON bool) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Users: %d (%d deleted, %d disabled in Okta, %d left out)\n", p.Counts.Users, p.Counts.Deleted, p.Counts.Disabled, p.Counts.Dropped)
 	fmt.Fprintf(w, "Groups: %d with %d memberships\n", p.Counts.Groups, p.Counts.Memberships)
-	fmt.Fprintf(w, "Okta requests: %d\n", res.Stats.Requests)
+	fmt.Fprintf(w, "Directory requests: %d\n", res.Stats.Requests)
 	switch d := res.Bitwarden; {
 	case d != nil:
 		n := d.Counts
@@ -274,7 +274,7 @@ func (e *env) syncCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Run one sync now",
-		Long: `Run one sync now: read Okta, build the import and push it to Bitwarden.
+		Long: `Run one sync now: read the directory, build the import and push it to Bitwarden.
 Exit 0 on success, "unchanged" or a dry run; 4 when the deletion guard
 holds the run (approve it with --approve RUN_ID or discard it with
 --discard RUN_ID).`,
@@ -402,8 +402,8 @@ func (e *env) engineWithAlerts(st *store.Store) (*dsync.Engine, func()) {
 func printRun(w io.Writer, r store.Run) {
 	c := r.Counts
 	fmt.Fprintf(w, "run %d: %s (%s)\n", r.ID, r.Status, r.Trigger)
-	fmt.Fprintf(w, "  members %d (+%d deleted), groups %d, memberships %d, batches %d, Okta requests %d\n",
-		c.Members, c.Deleted, c.Groups, c.Memberships, c.Batches, c.OktaRequests)
+	fmt.Fprintf(w, "  members %d (+%d deleted), groups %d, memberships %d, batches %d, directory requests %d\n",
+		c.Members, c.Deleted, c.Groups, c.Memberships, c.Batches, c.DirectoryRequests)
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", termSafe(warn))
 	}

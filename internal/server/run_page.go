@@ -208,7 +208,7 @@ func runView(run store.Run) web.RunView {
 		{Key: "groups", Label: "Groups", Value: itoa(c.Groups)},
 		{Key: "memberships", Label: "Memberships", Value: itoa(c.Memberships)},
 		{Key: "batches", Label: sent, Value: itoa(c.Batches)},
-		{Key: "okta-requests", Label: "Okta requests", Value: itoa(c.OktaRequests)},
+		{Key: "okta-requests", Label: "Directory requests", Value: itoa(c.DirectoryRequests)},
 		{Key: "invites", Label: "Invites", Value: itoa(c.Invites)},
 		{Key: "removals", Label: "Removals", Value: itoa(c.Removals)},
 	}

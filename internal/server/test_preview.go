@@ -310,7 +310,7 @@ func buildPreview(res *dsync.Result, runErr error, shown config.Settings, unsave
 		{Key: "groups", Label: "Groups", Value: itoa(c.Groups)},
 		{Key: "memberships", Label: "Memberships", Value: itoa(c.Memberships)},
 		{Key: "batches", Label: "Imports to send", Value: itoa(len(plan.Batches))},
-		{Key: "okta-requests", Label: "Okta requests", Value: itoa(res.Stats.Requests)},
+		{Key: "okta-requests", Label: "Directory requests", Value: itoa(res.Stats.Requests)},
 		{Key: "read-time", Label: "Read time", Value: formatDuration(readTime)},
 	}
 	p.counts = nonZero(p.counts)

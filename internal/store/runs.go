@@ -39,15 +39,18 @@ const InterruptedDuringPushError = "interrupted: the process stopped while sendi
 
 // RunCounts are a run's figures.
 type RunCounts struct {
-	Users              int `json:"users"`
-	Groups             int `json:"groups"`
-	Members            int `json:"members"`
-	Deleted            int `json:"deleted"`
-	Disabled           int `json:"disabled"`
-	Memberships        int `json:"memberships"`
-	Dropped            int `json:"dropped"`
-	Batches            int `json:"batches"`
-	OktaRequests       int `json:"oktaRequests"`
+	Users       int `json:"users"`
+	Groups      int `json:"groups"`
+	Members     int `json:"members"`
+	Deleted     int `json:"deleted"`
+	Disabled    int `json:"disabled"`
+	Memberships int `json:"memberships"`
+	Dropped     int `json:"dropped"`
+	Batches     int `json:"batches"`
+	// DirectoryRequests are the requests (HTTP or LDAP searches) the
+	// read made; the JSON name is from when Okta was the only directory,
+	// kept so that older runs read back.
+	DirectoryRequests  int `json:"oktaRequests"`
 	Invites            int `json:"invites"`
 	Removals           int `json:"removals"`
 	GroupsChanged      int `json:"groupsChanged"`

@@ -45,7 +45,7 @@ func TestRunsLifecycle(t *testing.T) {
 	big := []byte(`{"remove":[` + strings.Repeat(`"00u0000000000000000x",`, 5000) + `"z"]}`)
 	fin := time.Now().UTC().Add(time.Second)
 	r.Status, r.FinishedAt, r.Hash = StatusHeld, &fin, "h1"
-	r.Counts = RunCounts{Users: 10, Groups: 2, Members: 9, Deleted: 1, Removals: 3, OktaRequests: 7, MembershipsAdded: 4}
+	r.Counts = RunCounts{Users: 10, Groups: 2, Members: 9, Deleted: 1, Removals: 3, DirectoryRequests: 7, MembershipsAdded: 4}
 	r.Warnings = []string{"dropped a@x: no email"}
 	r.Error = ""
 	r.Changes = json.RawMessage(`{"invites":["a@x.com"]}`)

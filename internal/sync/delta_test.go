@@ -317,7 +317,7 @@ func TestDeltaEquivalence(t *testing.T) {
 					if a, b := bwOrgState(delta.bw), bwOrgState(full.bw); a != b {
 						t.Fatalf("step %d after %v: the organizations differ:\n%s", step, did, diffLines(a, b))
 					}
-					t.Logf("step %d: %s full=%v usersRead=%d fullPush=%v pushed=%d/%d okta=%d %v", step, dr.Run.Status, dr.Run.Counts.FullRead, dr.Run.Counts.UsersRead, dr.Run.Counts.FullPush, dr.Run.Counts.PushedMembers, dr.Run.Counts.PushedGroups, dr.Run.Counts.OktaRequests, did)
+					t.Logf("step %d: %s full=%v usersRead=%d fullPush=%v pushed=%d/%d okta=%d %v", step, dr.Run.Status, dr.Run.Counts.FullRead, dr.Run.Counts.UsersRead, dr.Run.Counts.FullPush, dr.Run.Counts.PushedMembers, dr.Run.Counts.PushedGroups, dr.Run.Counts.DirectoryRequests, did)
 					if !dr.Run.Counts.FullRead {
 						deltaReads++
 					}

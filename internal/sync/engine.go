@@ -406,7 +406,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 		plan, err = BuildPlan(snap, settings)
 	}
 	res.Stats = snap.Stats
-	res.Run.Counts.OktaRequests += snap.Stats.Requests
+	res.Run.Counts.DirectoryRequests += snap.Stats.Requests
 	res.Run.Counts.UsersRead, res.Run.Counts.FullRead = info.usersRead, info.full
 	res.Run.Warnings = append(res.Run.Warnings, snap.Warnings...)
 	if err != nil {

@@ -137,7 +137,7 @@ func TestSyncPushesAndMatchesOkta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != StatusSuccess || got.Counts.Members != 55 || got.Counts.Deleted != 5 || got.Counts.Groups != 6 || got.Counts.OktaRequests == 0 {
+	if got.Status != StatusSuccess || got.Counts.Members != 55 || got.Counts.Deleted != 5 || got.Counts.Groups != 6 || got.Counts.DirectoryRequests == 0 {
 		t.Errorf("recorded run %+v", got)
 	}
 	if !strings.Contains(string(got.Changes), `"first":true`) || !strings.Contains(string(got.Changes), `"membersAdded":55`) {

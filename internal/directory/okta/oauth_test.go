@@ -370,7 +370,10 @@ func TestOAuthErrors(t *testing.T) {
 				tc.app.Granted = granted
 			}
 			s := newOAuthSetup(t, tc.app, oktatest.Options{})
-			var logs bytes.Buffer
+			// Locked: a refused token request can still be logging from
+			// its detached mint (shared with callers that gave up) when
+			// Read returns.
+			var logs lockedBuffer
 			c := s.client(t, tc.oauth, func(c *Config) {
 				c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				if tc.clock != 0 {
@@ -492,4 +495,22 @@ func TestOAuthAPIRefusesProof(t *testing.T) {
 	if n := s.srv.TokensMinted(); n != 1 {
 		t.Errorf("a refused proof re-minted the token (%d tokens)", n)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
