@@ -118,3 +118,59 @@ func TestIncludeDeletedAsBDC(t *testing.T) {
 		t.Errorf("IncludeDeleted per run %v, want [true false false true] (test, sync, sync, overwrite)", got)
 	}
 }
+
+// TestDeletedWithoutEmail: a directory may report a deleted account with
+// no email (an AD tombstone). Bitwarden removes it by externalId (email
+// null is allowed for deleted members); Vaultwarden refuses a null email
+// for the whole import, so there it is left out — and either way the run
+// succeeds and the prediction matches what the server did.
+func TestDeletedWithoutEmail(t *testing.T) {
+	for _, vw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("vaultwarden=%v", vw), func(t *testing.T) {
+			dirtest.Register()
+			host := fmt.Sprintf("fake.tombstone.%v", vw)
+			live := []directory.User{{ID: "u1", Email: "a@x.com", Status: "active"}, {ID: "u2", Email: "b@x.com", Status: "active"}}
+			dirtest.SetDirectory(host, &directory.Snapshot{Users: live})
+			t.Cleanup(func() { dirtest.SetDirectory(host, nil) })
+			bw := bwtest.New(bwtest.Options{Vaultwarden: vw})
+			t.Cleanup(bw.Close)
+			st, err := store.Open(context.Background(), t.TempDir()+"/dirsync.db", store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			s := config.Defaults()
+			s.Directory.Type = dirtest.Name
+			config.Edit(&s.Directory, func(f *dirtest.Settings) { f.Host = host; f.Password = dirtest.Password })
+			s.Bitwarden.Server, s.Bitwarden.ClientID, s.Bitwarden.ClientSecret = bw.URL, bw.ClientID(), config.Secret(bw.ClientSecret())
+			s.Guard = config.Guard{}
+			s.Normalize()
+			if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+				t.Fatal(err)
+			}
+			e := New(st, "test")
+			run := func() *Result {
+				t.Helper()
+				res, err := e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
+				if err != nil || res.Run.Status != StatusSuccess {
+					t.Fatalf("run: %v %+v", err, res.Run)
+				}
+				return res
+			}
+			run()
+			// u2 is deleted in the directory and has lost its email.
+			dirtest.SetDirectory(host, &directory.Snapshot{Users: []directory.User{live[0], {ID: "u2", Status: "deleted", Deleted: true}}})
+			res := run()
+			m, ok := bw.MemberByEmail("b@x.com")
+			switch {
+			case !vw && ok:
+				t.Errorf("Bitwarden kept the deleted member: %+v", m)
+			case vw && (!ok || m.Status == bwtest.Revoked):
+				t.Errorf("Vaultwarden member b@x.com %+v %v: it cannot be matched without an email, so it stays", m, ok)
+			}
+			if d := res.Bitwarden; d == nil || (d.Counts.Removals == 1) == vw {
+				t.Errorf("prediction %+v: want one removal on Bitwarden, none on Vaultwarden", d)
+			}
+		})
+	}
+}

@@ -12,10 +12,16 @@ import (
 
 // VaultwardenBatches adapts requests to Vaultwarden, which applies members
 // one by one in the order sent and matches them by email
-// (ldap_import in src/api/core/public.rs): a deleted member sent after the
-// live account with its email would revoke that person. So a deleted
-// account sharing a live account's email (a re-created account) is left
-// out: the live one takes the member over by email, externalId and all.
+// (ldap_import in src/api/core/public.rs):
+//   - a deleted member sent after the live account with its email would
+//     revoke that person. So a deleted account sharing a live account's
+//     email (a re-created account) is left out: the live one takes the
+//     member over by email, externalId and all;
+//   - a deleted member without an email (an AD tombstone, whose mail is
+//     gone) is left out too: Vaultwarden's OrgImportUserData has
+//     `email: String`, so one null email refuses the whole import, and it
+//     could match nobody by email anyway. With overwriteExisting the member
+//     is still removed, as its externalId is not among those sent.
 func VaultwardenBatches(batches []*bitwarden.ImportRequest) []*bitwarden.ImportRequest {
 	liveEmails := map[string]bool{}
 	for _, b := range batches {
@@ -25,16 +31,17 @@ func VaultwardenBatches(batches []*bitwarden.ImportRequest) []*bitwarden.ImportR
 			}
 		}
 	}
+	drop := func(m bitwarden.ImportMember) bool {
+		return m.Deleted && (m.Email == "" || liveEmails[strings.ToLower(m.Email)])
+	}
 	out := make([]*bitwarden.ImportRequest, len(batches))
 	for i, b := range batches {
-		if !slices.ContainsFunc(b.Members, func(m bitwarden.ImportMember) bool { return m.Deleted && liveEmails[strings.ToLower(m.Email)] }) {
+		if !slices.ContainsFunc(b.Members, drop) {
 			out[i] = b
 			continue
 		}
 		cp := *b
-		cp.Members = slices.DeleteFunc(slices.Clone(b.Members), func(m bitwarden.ImportMember) bool {
-			return m.Deleted && liveEmails[strings.ToLower(m.Email)]
-		})
+		cp.Members = slices.DeleteFunc(slices.Clone(b.Members), drop)
 		out[i] = &cp
 	}
 	return out
