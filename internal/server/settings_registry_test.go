@@ -85,6 +85,13 @@ func TestFakeKindSettingsForm(t *testing.T) {
 		t.Fatal("the saved type or its secret is not shown")
 	}
 
+	// Another host: the stored password is not sent there.
+	r = p.post(p.c, "/settings", form("fake.host", "evil.example", "fake.password", ""))
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if msg := testid(r.doc(t), "error-fake.password").Text(); !strings.Contains(msg, "enter the fake password again") {
+		t.Fatalf("password carried to another host: %q", msg)
+	}
+
 	// A preset fills its fields, nothing saved.
 	r = p.post(p.c, "/settings/preset", form("preset", "fake:Local", "fake.host", "elsewhere"))
 	wantStatus(t, r, http.StatusOK)
