@@ -21,8 +21,9 @@ import (
 // (BDC's form), a group of 1,600 arrives whole (AD answers at most 1,500
 // members at once: range retrieval), a cycle of nested groups is resolved
 // by AD's in-chain rule, the group set narrows the users to the kept
-// groups' members, Test predicts what Sync applies, and the next run is
-// unchanged.
+// groups' members, Test predicts what Sync applies, the next run is
+// unchanged, and a user deleted in AD is predicted removed by a Test run
+// (CN=Deleted Objects) but left alone by an ordinary sync.
 func TestADSyncIntoBitwarden(t *testing.T) {
 	sambatest.Require(t)
 	fullLists(t)
@@ -139,5 +140,37 @@ func TestADSyncIntoBitwarden(t *testing.T) {
 	res, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
 	if err != nil || res.Run.Status != StatusUnchanged {
 		t.Fatalf("second run: %v %+v", err, res.Run)
+	}
+
+	// carol is deleted in AD. A Test run reads CN=Deleted Objects (as a
+	// bind user allowed to list it: the administrator) and predicts her
+	// removal by externalId, although her tombstone has no mail left; an
+	// ordinary sync does not read deleted objects (BDC's rule).
+	carol := guid("user", "carol")
+	if err := c.Del(goldap.NewDelRequest(sambatest.UserDN("carol"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	config.Edit(&s.Directory, func(l *ldap.Settings) {
+		l.Username, l.Password = sambatest.Admin, sambatest.AdminPassword
+	})
+	if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+		t.Fatal(err)
+	}
+	preview, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeTest})
+	if err != nil || preview.Bitwarden == nil {
+		t.Fatalf("test after the deletion: %v %+v", err, preview)
+	}
+	if r := preview.Bitwarden.Removals; len(r) != 1 || r[0].ExternalID != carol {
+		t.Errorf("Test after carol's deletion predicts removals %+v, want carol (%s)", r, carol)
+	}
+	res, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
+	if err != nil || res.Run.Status != StatusSuccess {
+		t.Fatalf("sync after the deletion: %v %+v", err, res.Run)
+	}
+	if _, ok := bw.MemberByEmail("carol@ad.test"); !ok {
+		t.Error("an ordinary sync removed carol: it must not read deleted objects")
+	}
+	if grp, _ := bw.GroupByExternalID(guid("group", "Backend")); len(grp.MemberIDs) != 2 {
+		t.Errorf("Backend has %d members after carol's deletion, want alice and bob", len(grp.MemberIDs))
 	}
 }
