@@ -285,9 +285,12 @@ func TestADPagingTimeLimitCancel(t *testing.T) {
 		t.Errorf("pages of 100: %d users in %d searches, want %d users in %d", len(snap.Users), snap.Stats.Requests, adUserCount, want)
 	}
 
+	// freeze runs inside a read (its progress callback), maybe off the
+	// test's goroutine: it reports with Error, not Fatal.
 	freeze := func(t *testing.T) {
 		if err := dc.Proc.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		t.Cleanup(func() { _ = dc.Proc.Signal(syscall.SIGCONT) })
 	}
@@ -297,18 +300,27 @@ func TestADPagingTimeLimitCancel(t *testing.T) {
 		// so 1 s may end after a few milliseconds: 3 s is safe.
 		cfg.SearchTimeLimit = 3 * time.Second
 		src, _ := New(cfg, nil)
-		var frozenAt time.Time
-		_, err := src.Read(context.Background(), directory.ReadOptions{Users: true, Groups: true, Progress: func(p directory.Progress) {
-			if p.Phase == "users" && frozenAt.IsZero() {
-				frozenAt = time.Now()
-				freeze(t)
+		frozen := make(chan time.Time, 1)
+		done := make(chan error, 1)
+		go func() {
+			_, err := src.Read(context.Background(), directory.ReadOptions{Users: true, Groups: true, Progress: func(p directory.Progress) {
+				if p.Phase == "users" && len(frozen) == 0 {
+					frozen <- time.Now()
+					freeze(t)
+				}
+			}})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "took longer than the time limit of 3s") {
+				t.Errorf("frozen DC: %v, want the time limit", err)
 			}
-		}})
-		if err == nil || !strings.Contains(err.Error(), "took longer than the time limit of 3s") {
-			t.Errorf("frozen DC: %v, want the time limit", err)
-		}
-		if d := time.Since(frozenAt); d > 10*time.Second {
-			t.Errorf("the read failed %s after the DC froze, want about 3 s", d)
+			if d := time.Since(<-frozen); d > 10*time.Second {
+				t.Errorf("the read failed %s after the DC froze, want about 3 s", d)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the read of a frozen DC did not end within 30 s: no time limit")
 		}
 	})
 	t.Run("cancel", func(t *testing.T) {
