@@ -245,15 +245,15 @@ func (p *Plan) dedupeEmails() error {
 		}
 		switch {
 		case len(live) > 1:
-			clashes = append(clashes, fmt.Sprintf("%s (Okta ids %s)", email, strings.Join(live, ", ")))
+			clashes = append(clashes, fmt.Sprintf("%s (directory ids %s)", email, strings.Join(live, ", ")))
 		case len(live) == 1:
 			slices.Sort(dead)
-			twins = append(twins, fmt.Sprintf("%s: the deleted Okta account %s is sent as deleted and the active account %s takes its place (a re-created account)", email, strings.Join(dead, ", "), live[0]))
+			twins = append(twins, fmt.Sprintf("%s: the deleted directory account %s is sent as deleted and the active account %s takes its place (a re-created account)", email, strings.Join(dead, ", "), live[0]))
 		}
 	}
 	if len(clashes) > 0 {
 		slices.Sort(clashes)
-		return &PlanError{Msg: "two or more active Okta users share an email, which Bitwarden refuses; fix them in Okta or exclude one with the user filter: " + strings.Join(clashes, "; ")}
+		return &PlanError{Msg: "two or more active users in the directory share an email, which Bitwarden refuses; fix them in the directory or exclude one with the user filter: " + strings.Join(clashes, "; ")}
 	}
 	slices.Sort(twins)
 	p.Warnings = append(p.Warnings, twins...)

@@ -50,16 +50,20 @@ func setBaseline(st *store.SyncState, s config.Settings, p *Plan) {
 // Okta's count, or a read that shrank against the last accepted one.
 func readHold(s config.Settings, st store.SyncState, snap *directory.Snapshot, p *Plan) string {
 	var msgs []string
+	dir := "the directory"
+	if k, ok := directory.Lookup(s.Directory.Type); ok {
+		dir = k.Title
+	}
 	for i, sf := range snap.Shortfalls {
 		if i == 3 {
 			msgs = append(msgs, fmt.Sprintf("and %d more groups came back short", len(snap.Shortfalls)-3))
 			break
 		}
-		msgs = append(msgs, fmt.Sprintf("the member list of group %q (%s) came back with %s members although Okta counts %s, also when read again",
-			sf.Name, sf.GroupID, thousands(sf.Read), thousands(sf.Reported)))
+		msgs = append(msgs, fmt.Sprintf("the member list of group %q (%s) came back with %s members although %s counts %s, also when read again",
+			sf.Name, sf.GroupID, thousands(sf.Read), dir, thousands(sf.Reported)))
 	}
 	if len(snap.Shortfalls) > 0 {
-		msgs = append(msgs, "Okta's count can lag a few minutes behind a change: approve only if the members listed are right (compare the group in Okta's admin console), otherwise discard and let the next run read again")
+		msgs = append(msgs, dir+"'s count can lag a few minutes behind a change: approve only if the members listed are right (compare the group in "+dir+"'s admin console), otherwise discard and let the next run read again")
 	}
 	if pct := s.Guard.MaxShrinkPercent; pct > 0 && st.ReadKey == readKey(s) {
 		users, memberships := readFigures(p)
@@ -126,6 +130,6 @@ func timeoutError(limit time.Duration, pushing bool, err error) error {
 	if pushing {
 		sent = "it was sending to Bitwarden, so batches before the one cut off may have been applied (the next run sends everything again)"
 	}
-	return fmt.Errorf("the run took longer than %s (sync.timeoutMinutes) and was stopped; %s. Check Okta's and Bitwarden's status, or raise the limit: %w",
+	return fmt.Errorf("the run took longer than %s (sync.timeoutMinutes) and was stopped; %s. Check the directory's and Bitwarden's status, or raise the limit: %w",
 		limit, sent, err)
 }

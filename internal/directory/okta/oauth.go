@@ -204,6 +204,12 @@ type oauthAuth struct {
 	signer   jose.Signer
 	tokenURL string
 	state    *oauthState
+
+	// refused is this client's (this run's) permanent token refusal: the
+	// users, groups and member reads that ask after it get it at once
+	// instead of each asking the token endpoint again.
+	refusedMu sync.Mutex
+	refused   error
 }
 
 // oauthState is what clients of the same org and app share.
@@ -363,7 +369,22 @@ func (a *oauthAuth) accessToken(ctx context.Context, c *Client) (string, string,
 		return tok, typ, nil
 	}
 	a.state.mu.Unlock()
+	a.refusedMu.Lock()
+	refused := a.refused
+	a.refusedMu.Unlock()
+	if refused != nil {
+		return "", "", refused
+	}
 	ch := a.state.sf.DoChan("token", func() (any, error) {
+		// Another caller's mint may have ended between this caller's look
+		// at the cache and this call (the flight was over, so it did not
+		// join it): use its token rather than mint a second.
+		a.state.mu.Lock()
+		fresh := a.state.token != "" && c.cfg.Now().Before(a.state.expires)
+		a.state.mu.Unlock()
+		if fresh {
+			return nil, nil
+		}
 		// Detached from the first caller: another caller may wait on it.
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RequestTimeout)
 		defer cancel()
@@ -374,6 +395,11 @@ func (a *oauthAuth) accessToken(ctx context.Context, c *Client) (string, string,
 		return "", "", ctx.Err()
 	case res := <-ch:
 		if res.Err != nil {
+			if _, ok := errors.AsType[*TokenError](res.Err); ok {
+				a.refusedMu.Lock()
+				a.refused = res.Err
+				a.refusedMu.Unlock()
+			}
 			return "", "", res.Err
 		}
 	}

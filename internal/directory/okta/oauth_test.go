@@ -514,3 +514,26 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestTokenRefusalRemembered: once the token endpoint refuses the app for
+// good (invalid_client), the rest of the client's reads get that refusal
+// at once; they never ask the endpoint again one by one (seen under load:
+// four token requests for one refused run).
+func TestTokenRefusalRemembered(t *testing.T) {
+	k := newECKey(t)
+	s := newOAuthSetup(t, oktatest.OAuthApp{Keys: []oktatest.AppKey{{KID: "k1", Public: &k.PublicKey}}, DPoP: true, AdminRole: true,
+		Granted: []string{oktatest.ScopeUsersRead, oktatest.ScopeGroupsRead}}, oktatest.Options{})
+	c := s.client(t, OAuth{ClientID: "0oaWRONG", PrivateKey: pkcs8(t, k), KeyID: "k1"}, nil)
+	if _, err := c.Read(context.Background(), all); !IsTokenError(err, "invalid_client") {
+		t.Fatalf("first read: %v", err)
+	}
+	n := s.srv.TokenRequests()
+	for range 3 {
+		if _, err := c.Read(context.Background(), all); !IsTokenError(err, "invalid_client") {
+			t.Fatalf("later read: %v", err)
+		}
+	}
+	if got := s.srv.TokenRequests(); got != n {
+		t.Errorf("%d token requests after the refusal, want none", got-n)
+	}
+}
