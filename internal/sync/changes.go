@@ -129,6 +129,12 @@ func Diff(prev, next *bitwarden.ImportRequest) *Changes {
 	for _, m := range next.Members {
 		seen[m.ExternalID] = true
 		o, had := old[m.ExternalID]
+		if had && m.Deleted && m.Email == "" {
+			// A deleted account that lost its email (an AD tombstone) is
+			// still the person pushed before: list them by that email,
+			// and their email did not "change".
+			m.Email = o.Email
+		}
 		switch {
 		case !had && !m.Deleted:
 			add(&c.MembersAdded, &c.Counts.MembersAdded, m)

@@ -323,6 +323,21 @@ func TestPlanLargeImport(t *testing.T) {
 	}
 }
 
+// TestDiffTombstone: a deleted account that lost its email (an AD
+// tombstone) is listed as deleted under the email pushed before, with no
+// email change.
+func TestDiffTombstone(t *testing.T) {
+	s := settings(nil)
+	prev := mustPlan(t, &directory.Snapshot{Users: []directory.User{u("u1", "a@x.com", "ACTIVE"), u("u2", "b@x.com", "ACTIVE")}}, s)
+	gone := u("u2", "", "DELETED")
+	gone.Deleted = true
+	next := mustPlan(t, &directory.Snapshot{Users: []directory.User{u("u1", "a@x.com", "ACTIVE"), gone}}, s)
+	c := Diff(prev.Import, next.Import)
+	if c.Counts.EmailsChanged != 0 || c.Counts.MembersDeleted != 1 || c.MembersDeleted[0].Email != "b@x.com" {
+		t.Errorf("changes %+v", c)
+	}
+}
+
 func TestDiff(t *testing.T) {
 	s := settings(nil)
 	prev := mustPlan(t, &directory.Snapshot{
