@@ -47,7 +47,7 @@ func (s *Source) CheckConnection(ctx context.Context) (*directory.CheckResult, e
 		users, withEmail, disabled int
 		sample                     *directory.User
 	)
-	err = r.search(ctx, userBase, userFilter, attrs, func(e *ldap.Entry) error {
+	err = r.search(ctx, "users", userBase, userFilter, attrs, func(e *ldap.Entry) error {
 		u, err := s.mapUser(e)
 		if err != nil {
 			return err
@@ -72,7 +72,7 @@ func (s *Source) CheckConnection(ctx context.Context) (*directory.CheckResult, e
 	groupBase := searchBase(s.cfg.RootPath, s.cfg.GroupPath)
 	groups := 0
 	// "1.1" asks for no attributes (RFC 4511 4.5.1.8): only the count.
-	err = r.search(ctx, groupBase, groupFilter, []string{"1.1"}, func(*ldap.Entry) error { groups++; return nil })
+	err = r.search(ctx, "groups", groupBase, groupFilter, []string{"1.1"}, func(*ldap.Entry) error { groups++; return nil })
 	if err != nil {
 		return nil, r.fail(ctx, "group", groupBase, err)
 	}

@@ -38,6 +38,8 @@ const (
 type Source struct {
 	cfg Config
 	log *slog.Logger
+	// observe, when set, sees every search request (metrics).
+	observe func(directory.RequestEvent)
 }
 
 var _ directory.Source = (*Source)(nil)
@@ -53,6 +55,38 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Source{cfg: cfg, log: log}, nil
+}
+
+// Observe makes the source report every search request to fn (the
+// engine's metrics); it returns the source.
+func (s *Source) Observe(fn func(directory.RequestEvent)) *Source {
+	s.observe = fn
+	return s
+}
+
+// do sends one search request, counting and reporting it. The event's
+// Status is the LDAP result code the server sent (0, success, included),
+// or 0 with an error when no answer came (go-ldap's own codes, 200 and
+// up, are transport failures); Bucket says which part of the read asked.
+func (r *run) do(req *ldap.SearchRequest, bucket string) (*ldap.SearchResult, error) {
+	r.requests++
+	start := time.Now()
+	res, err := r.conn.Search(req)
+	if obs := r.s.observe; obs != nil {
+		ev := directory.RequestEvent{Kind: KindName, Method: "search", Path: req.BaseDN, Bucket: bucket,
+			Duration: time.Since(start), RateLimitRemaining: -1, RateLimitLimit: -1}
+		var le *ldap.Error
+		switch {
+		case err == nil:
+			ev.Status = int(ldap.LDAPResultSuccess)
+		case errors.As(err, &le) && le.ResultCode < ldap.ErrorNetwork:
+			ev.Status = int(le.ResultCode)
+		default:
+			ev.Status = 0 // transport: no answer
+		}
+		obs(ev)
+	}
+	return res, err
 }
 
 // Config returns the normalised settings the source uses.
@@ -126,7 +160,7 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		userAttrs = append(userAttrs, s.cfg.EmailPrefixAttribute)
 	}
 	log.Debug("ldap user search", "base", userBase, "filter", userFilter)
-	err = r.search(ctx, userBase, userFilter, userAttrs, func(e *ldap.Entry) error {
+	err = r.search(ctx, "users", userBase, userFilter, userAttrs, func(e *ldap.Entry) error {
 		u, err := s.mapUser(e)
 		if err != nil {
 			return err
@@ -177,7 +211,7 @@ func (s *Source) Read(ctx context.Context, opts directory.ReadOptions) (*directo
 		groupAttrs := []string{"objectGUID", "cn", s.cfg.GroupNameAttribute, memberAttr}
 		var raws []*rawGroup
 		log.Debug("ldap group search", "base", groupBase, "filter", groupFilter)
-		err = r.search(ctx, groupBase, groupFilter, groupAttrs, func(e *ldap.Entry) error {
+		err = r.search(ctx, "groups", groupBase, groupFilter, groupAttrs, func(e *ldap.Entry) error {
 			if err := r.completeRanges(ctx, e); err != nil {
 				return err
 			}
@@ -316,7 +350,7 @@ func connectError(addr string, err error) error {
 // is its own request with the time limit; the pages end when the server
 // sends no cookie (or no paging control at all: a server that ignores
 // paging has sent everything, or failed with a size-limit error).
-func (r *run) search(ctx context.Context, base, filter string, attrs []string, each func(*ldap.Entry) error, controls ...ldap.Control) error {
+func (r *run) search(ctx context.Context, bucket, base, filter string, attrs []string, each func(*ldap.Entry) error, controls ...ldap.Control) error {
 	size := r.s.cfg.PageSize
 	if r.pageSize > 0 {
 		size = r.pageSize
@@ -330,8 +364,7 @@ func (r *run) search(ctx context.Context, base, filter string, attrs []string, e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r.requests++
-		res, err := r.conn.Search(req)
+		res, err := r.do(req, bucket)
 		if err != nil {
 			// OpenLDAP refuses a page larger than its size.pr limit with
 			// result 11, "illegal pagedResults page size", before sending
@@ -462,7 +495,7 @@ func (r *run) resolveInChain(ctx context.Context, raws []*rawGroup, userBase, us
 		}
 		filter := "(&" + userFilter + "(memberOf:" + inChainRule + ":=" + ldap.EscapeFilter(g.serverDN) + "))"
 		members := slices.Clone(g.users)
-		err := r.search(ctx, userBase, filter, []string{"1.1"}, func(e *ldap.Entry) error {
+		err := r.search(ctx, "members", userBase, filter, []string{"1.1"}, func(e *ldap.Entry) error {
 			if id, ok := byDN[normDN(e.DN)]; ok {
 				members = append(members, id)
 			}
@@ -489,7 +522,7 @@ func (r *run) readDeleted(ctx context.Context, attrs []string, seen map[string]b
 	base := searchBase(r.s.cfg.RootPath, "CN=Deleted Objects")
 	filter := "(&(objectClass=" + r.s.cfg.UserObjectClass + ")(isDeleted=TRUE))"
 	var got []directory.User
-	err := r.search(ctx, base, filter, attrs, func(e *ldap.Entry) error {
+	err := r.search(ctx, "deleted", base, filter, attrs, func(e *ldap.Entry) error {
 		u, err := r.s.mapUser(e)
 		if err != nil {
 			return err
@@ -550,9 +583,8 @@ func (r *run) completeRanges(ctx context.Context, e *ldap.Entry) error {
 			return err
 		}
 		next := fmt.Sprintf("%s;range=%d-*", attr, hi+1)
-		r.requests++
-		res, err := r.conn.Search(ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, seconds, false,
-			"(objectClass=*)", []string{next}, nil))
+		res, err := r.do(ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, seconds, false,
+			"(objectClass=*)", []string{next}, nil), "members")
 		if err != nil {
 			return fmt.Errorf("reading the members of %s from %d on (range retrieval): %w", e.DN, hi+1, err)
 		}

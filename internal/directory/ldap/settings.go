@@ -112,7 +112,11 @@ func (s *Settings) FullReadEvery() time.Duration { return 0 }
 
 // Open builds the source for one run.
 func (s *Settings) Open(env directory.Env) (directory.Source, error) {
-	return New(s.Config, env.Logger)
+	src, err := New(s.Config, env.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return src.Observe(env.Observer), nil
 }
 
 // attrName is an attribute or object class name (RFC 4512 descr) or a
