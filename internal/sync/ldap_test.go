@@ -2,9 +2,12 @@ package sync
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
@@ -97,5 +100,78 @@ func TestLDAPSyncIntoBitwarden(t *testing.T) {
 	res, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
 	if err != nil || res.Run.Status != StatusUnchanged {
 		t.Fatalf("second run: %v %+v", err, res.Run)
+	}
+}
+
+// TestLDAPGuardsHold: the trust guards apply to LDAP unchanged. After a
+// good sync, most users vanish from the directory (a wrong path, an
+// object deleted by mistake): with overwriteExisting the run is held
+// before anything is sent, and every member stays in Bitwarden.
+func TestLDAPGuardsHold(t *testing.T) {
+	d := ldaptest.NewDirectory()
+	var dns []string
+	for i := range 20 {
+		uid := fmt.Sprintf("u%02d", i)
+		dns = append(dns, d.User(uid, uid+"@example.com"))
+	}
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: d.LDIF()})
+	bw := bwtest.New(bwtest.Options{})
+	t.Cleanup(bw.Close)
+	st, err := store.Open(context.Background(), t.TempDir()+"/dirsync.db", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s := config.Defaults()
+	s.Directory.Type = ldap.KindName
+	config.Edit(&s.Directory, func(l *ldap.Settings) {
+		l.Hostname, l.Port = srv.Host, srv.Port
+		l.Username, l.Password = ldaptest.ReaderDN, ldaptest.ReaderPassword
+		l.RootPath, l.UserPath, l.GroupPath = ldaptest.Suffix, "ou=people", "ou=groups"
+	})
+	s.Sync.OverwriteExisting = true
+	s.Bitwarden.Server, s.Bitwarden.ClientID, s.Bitwarden.ClientSecret = bw.URL, bw.ClientID(), config.Secret(bw.ClientSecret())
+	s.Normalize()
+	if err := s.Validate(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SaveSettings(context.Background(), store.DefaultProfile, s); err != nil {
+		t.Fatal(err)
+	}
+	e := New(st, "test")
+	res, err := e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
+	if err != nil || res.Run.Status != StatusSuccess {
+		t.Fatalf("first sync: %v %+v", err, res.Run)
+	}
+	if n := len(bw.Members()); n != 20 {
+		t.Fatalf("%d members after the first sync, want 20", n)
+	}
+	conn, err := goldap.DialURL(fmt.Sprintf("ldap://%s:%d", srv.Host, srv.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(ldaptest.AdminDN, ldaptest.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, dn := range dns[:15] {
+		if err := conn.Del(goldap.NewDelRequest(dn, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imports := len(bw.Imports())
+	res, err = e.Run(context.Background(), store.DefaultProfile, Options{Trigger: TriggerCLI, Mode: ModeSync})
+	if err != nil && res == nil {
+		t.Fatal(err)
+	}
+	t.Logf("held: %s", res.Run.Error)
+	if res.Run.Status != StatusHeld {
+		t.Fatalf("status %s (%s), want held", res.Run.Status, res.Run.Error)
+	}
+	if len(bw.Imports()) != imports || len(bw.Members()) != 20 {
+		t.Errorf("a held run changed Bitwarden: %d imports (was %d), %d members", len(bw.Imports()), imports, len(bw.Members()))
+	}
+	if !strings.Contains(res.Run.Error, "5 live users read, 20 last time") && !strings.Contains(res.Run.Error, "would remove 15") {
+		t.Errorf("hold reason %q names neither the shrink nor the removals", res.Run.Error)
 	}
 }

@@ -34,6 +34,10 @@ const (
 	Suffix         = "dc=example,dc=com"
 	ReaderDN       = "cn=reader," + Suffix
 	ReaderPassword = "reader-secret"
+	// AdminDN and AdminPassword are the server's rootdn, for tests that
+	// change the directory between runs.
+	AdminDN       = "cn=admin," + Suffix
+	AdminPassword = "admin-secret"
 )
 
 // Options say what the server holds and speaks.
@@ -140,12 +144,12 @@ database mdb
 maxsize 1073741824
 suffix "%[3]s"
 rootdn "cn=admin,%[3]s"
-rootpw admin-secret
+rootpw %[5]s
 directory %[1]s/db
 sizelimit size.soft=%[4]s size.hard=%[4]s size.prtotal=unlimited
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
-`, dir, tlsConf, Suffix, limit))
+`, dir, tlsConf, Suffix, limit, AdminPassword))
 	data := write("data.ldif", o.LDIF)
 	if out, err := exec.Command(add, "-q", "-f", conf, "-l", data).CombinedOutput(); err != nil { //nolint:gosec // G204: the test's own slapadd
 		tb.Fatalf("slapadd: %v\n%s", err, out)
