@@ -74,7 +74,7 @@ bench:
 
 ## screenshots: refresh docs/*.png from the end-to-end browser test
 screenshots:
-	DIRSYNC_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestBrowserFirstRunToScheduledSync|TestBrowserFirstRunGuided' ./internal/app/
+	DIRSYNC_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestBrowserFirstRunToScheduledSync|TestBrowserFirstRunGuided|TestBrowserLDAPSettingsToSync' ./internal/app/
 
 ## fuzz: fuzz the filter parser for a minute
 fuzz:

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,10 @@ func TestBrowserLDAPSettingsToSync(t *testing.T) {
 	}
 	if s := b.Text("check-result-directory"); !strings.Contains(s, "alice@example.com (externalId "+alice+")") {
 		t.Errorf("check result lacks the sample user: %q", s)
+	}
+	if os.Getenv("DIRSYNC_SCREENSHOTS") != "" {
+		b.Do("show the LDAP section", chromedp.ScrollIntoView(sel("section-directory-ldap")))
+		shots(t, b, "settings-ldap")
 	}
 	b.Do("fill Bitwarden and save",
 		chromedp.Click(sel("field-bitwarden.server-self")),
