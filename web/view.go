@@ -119,6 +119,10 @@ type SettingsForm struct {
 	// UserFilterHelp and GroupFilterHelp are the chosen type's filter
 	// grammar (directory.FilterSyntax).
 	UserFilterHelp, GroupFilterHelp string
+	// FilterHelps are every type's filter grammar, shown by the type
+	// switch's CSS (like the type sections), so that choosing another
+	// type shows its grammar without a reload or JavaScript.
+	FilterHelps []FilterHelp
 	// Server is ServerChoiceUS, ServerChoiceEU or ServerChoiceSelf.
 	Server    string
 	SelfURL   string
@@ -353,4 +357,12 @@ func clearTyped(fs []DirField) {
 		fs[i].Typed = false
 		clearTyped(fs[i].Dependents)
 	}
+}
+
+// FilterHelp is one directory type's filter grammar for the form.
+type FilterHelp struct {
+	// Index is the type's index (its type-N class).
+	Index int
+	// User and Group are the help texts of the user and group filter.
+	User, Group string
 }

@@ -66,6 +66,9 @@ func TestBrowserLDAPSettingsToSync(t *testing.T) {
 		chromedp.SendKeys(sel("field-ldap.userPath"), "ou=people"),
 		chromedp.SendKeys(sel("field-ldap.groupPath"), "ou=groups"),
 	)
+	// The filter help follows the chosen type without a reload: LDAP's
+	// RFC 4515 grammar shows, Okta's native filter does not.
+	b.WaitJS("the filter help is LDAP's", `(() => { const shown = [...document.querySelectorAll('[data-testid^="filter-help-"]')].filter(e => e.getClientRects().length > 0).map(e => e.textContent).join(' | '); return shown.includes('memberOf=') && !shown.includes('Okta') })()`, 10*time.Second)
 	b.Do("Check connection",
 		chromedp.Click(sel("check-button-directory")),
 		chromedp.WaitVisible(sel("check-ok")),

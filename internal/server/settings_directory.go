@@ -103,10 +103,13 @@ func directoryView(v *web.SettingsForm, st config.Settings, form url.Values, sho
 	for i, k := range directory.Kinds() {
 		sec := st.Directory.Section(k.Name)
 		posted := form != nil && k.Name == v.DirectoryType
+		fh := web.FilterHelp{Index: i, User: v.UserFilterHelp, Group: v.GroupFilterHelp}
+		if fs := sec.Filters(); fs.UserHelp != "" {
+			fh.User, fh.Group = fs.UserHelp, fs.GroupHelp
+		}
+		v.FilterHelps = append(v.FilterHelps, fh)
 		if k.Name == v.DirectoryType {
-			if fs := sec.Filters(); fs.UserHelp != "" {
-				v.UserFilterHelp, v.GroupFilterHelp = fs.UserHelp, fs.GroupHelp
-			}
+			v.UserFilterHelp, v.GroupFilterHelp = fh.User, fh.Group
 		}
 		stored := map[string]bool{}
 		for _, ref := range sec.Secrets() {
