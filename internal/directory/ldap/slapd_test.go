@@ -6,29 +6,19 @@ package ldap
 // tests fail in CI (CI set) and skip elsewhere.
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/dirsync/dirsync/internal/directory/ldap/ldaptest"
 )
 
 const (
-	testSuffix   = "dc=example,dc=com"
-	testReaderDN = "cn=reader,dc=example,dc=com"
-	testReaderPW = "reader-secret"
+	testSuffix   = ldaptest.Suffix
+	testReaderDN = ldaptest.ReaderDN
+	testReaderPW = ldaptest.ReaderPassword
 	// testSizeLimit is the server's size limit: any search that does not
 	// page and matches more entries fails.
 	testSizeLimit = 5
@@ -50,7 +40,6 @@ objectclass ( 1.3.6.1.4.1.55555.2.1 NAME 'dirsyncTestAccount' AUXILIARY
 type slapd struct {
 	port, tlsPort int
 	caPEM         string
-	dir           string
 }
 
 type slapdOptions struct {
@@ -63,44 +52,16 @@ type slapdOptions struct {
 	pageLimit int
 }
 
-// findSlapd returns slapd's path, failing the test in CI when it is
-// missing and skipping it elsewhere.
+// findSlapd fails the test in CI when slapd is missing and skips it
+// elsewhere.
 func findSlapd(tb testing.TB) {
 	tb.Helper()
-	if p, _ := slapdPaths(); p != "" {
-		return
-	}
-	msg := "OpenLDAP's slapd is not installed: install it with `apt-get install -y slapd ldap-utils` (.ci/run does)"
-	if os.Getenv("CI") != "" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
-}
-
-// slapdPaths finds slapd and slapadd ("" when slapd is missing).
-func slapdPaths() (slapd, slapadd string) {
-	for _, dir := range []string{"", "/usr/sbin/"} {
-		p, err := exec.LookPath(dir + "slapd")
-		if err != nil {
-			continue
-		}
-		a, err := exec.LookPath(dir + "slapadd")
-		if err != nil {
-			a = filepath.Join(filepath.Dir(p), "slapadd")
-		}
-		return p, a
-	}
-	return "", ""
+	ldaptest.Require(tb)
 }
 
 // env is what startSlapd needs of a test: *testing.T and *testing.B, or
 // mainEnv for the server the package's tests share.
-type env interface {
-	Helper()
-	Fatalf(format string, a ...any)
-	TempDir() string
-	Cleanup(func())
-}
+type env = ldaptest.TB
 
 // mainEnv runs a shared server's setup outside a test: Fatalf panics
 // (sharedSlapd turns that into the failing test's message) and the
@@ -128,112 +89,17 @@ func (m *mainEnv) close() {
 	}
 }
 
-func freePort(tb env) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("%v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(tb env) int { return ldaptest.FreePort(tb) }
 
-// startSlapd starts a slapd holding o.ldif and stops it when the test ends.
+// startSlapd starts ldaptest's slapd with the AD test schema and this
+// package's small default size limit.
 func startSlapd(tb env, o slapdOptions) *slapd {
 	tb.Helper()
-	bin, add := slapdPaths()
-	if bin == "" {
-		tb.Fatalf("slapd is not installed")
-	}
-	dir := tb.TempDir()
-	s := &slapd{dir: dir}
-	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
-		tb.Fatalf("%v", err)
-	}
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			tb.Fatalf("%v", err)
-		}
-		return p
-	}
-	var tlsConf string
-	if o.tls {
-		ca, cert, key := throwawayCA(tb, "127.0.0.1")
-		s.caPEM = ca
-		tlsConf = fmt.Sprintf("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n",
-			write("ca.pem", ca), write("cert.pem", cert), write("key.pem", key))
-	}
 	if o.sizeLimit == 0 {
 		o.sizeLimit = testSizeLimit
 	}
-	pageLimit := ""
-	if o.pageLimit > 0 {
-		pageLimit = fmt.Sprintf(" size.pr=%d", o.pageLimit)
-	}
-	schema := write("dirsync-test.schema", testSchema)
-	conf := write("slapd.conf", fmt.Sprintf(`include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-include /etc/ldap/schema/nis.schema
-include %[1]s
-pidfile %[2]s/slapd.pid
-argsfile %[2]s/slapd.args
-modulepath /usr/lib/ldap
-moduleload back_mdb
-%[3]s
-database mdb
-maxsize 1073741824
-suffix "%[4]s"
-rootdn "cn=admin,%[4]s"
-rootpw admin-secret
-directory %[2]s/db
-sizelimit size.soft=%[5]d size.hard=%[5]d size.prtotal=unlimited%[6]s
-access to attrs=userPassword by anonymous auth by * none
-access to * by users read by * none
-`, schema, dir, tlsConf, testSuffix, o.sizeLimit, pageLimit))
-	data := write("data.ldif", o.ldif)
-	if out, err := exec.Command(add, "-q", "-f", conf, "-l", data).CombinedOutput(); err != nil {
-		tb.Fatalf("slapadd: %v\n%s", err, out)
-	}
-	s.port = freePort(tb)
-	urls := fmt.Sprintf("ldap://127.0.0.1:%d/", s.port)
-	if o.tls {
-		s.tlsPort = freePort(tb)
-		urls += fmt.Sprintf(" ldaps://127.0.0.1:%d/", s.tlsPort)
-	}
-	var logBuf bytes.Buffer
-	// -d keeps slapd in the foreground, so the test owns the process.
-	cmd := exec.Command(bin, "-f", conf, "-h", urls, "-d", "0")
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	dieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("%v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			tb.Fatalf("slapd exited: %v\n%s", err, logBuf.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("slapd did not listen on %d within 15 s\n%s", s.port, logBuf.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return s
+	srv := ldaptest.Start(tb, ldaptest.Options{LDIF: o.ldif, TLS: o.tls, SizeLimit: o.sizeLimit, PageLimit: o.pageLimit, Schema: testSchema})
+	return &slapd{port: srv.Port, tlsPort: srv.TLSPort, caPEM: srv.CAPEM}
 }
 
 // config is a Config that binds as the test's reader.
@@ -246,36 +112,7 @@ func (s *slapd) config() Config {
 
 // throwawayCA makes a CA and a server certificate for host, as PEM.
 func throwawayCA(tb env, host string) (caPEM, certPEM, keyPEM string) {
-	tb.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dirsync test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatalf("%v", err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{host}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		tb.Fatalf("%v", err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	enc := func(typ string, b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b})) }
-	return enc("CERTIFICATE", caDER), enc("CERTIFICATE", der), enc("PRIVATE KEY", keyDER)
+	return ldaptest.CA(tb, host)
 }
 
 // ldif builds the test directory's LDIF.

@@ -40,6 +40,16 @@ const (
 	AdminPassword = "admin-secret"
 )
 
+// TB is what Start and CA need of a test: *testing.T and *testing.B, or a
+// TestMain's own stand-in for a server shared by a package's tests (its
+// Fatalf may panic; its cleanups run when TestMain ends).
+type TB interface {
+	Helper()
+	Fatalf(format string, a ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // Options say what the server holds and speaks.
 type Options struct {
 	// LDIF is the directory (see Directory).
@@ -53,6 +63,12 @@ type Options struct {
 	// slapd refuses a larger page size with adminLimitExceeded instead of
 	// capping it as Active Directory does.)
 	SizeLimit int
+	// PageLimit, when > 0, is the largest page the server accepts
+	// (OpenLDAP's size.pr): a larger one is refused with result 11.
+	PageLimit int
+	// Schema, when set, is more schema (attributetype/objectclass
+	// definitions) loaded after the standard ones.
+	Schema string
 }
 
 // Server is a running slapd.
@@ -93,29 +109,38 @@ func Require(tb testing.TB) {
 	tb.Skip(msg)
 }
 
-func freePort(tb testing.TB) int {
+// FreePort returns a loopback port nothing listens on (for a server
+// that must be absent).
+func FreePort(tb TB) int {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	defer func() { _ = l.Close() }() // only its port was wanted
 	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Start starts a slapd holding o.LDIF and stops it when the test ends.
-func Start(tb testing.TB, o Options) *Server {
+// A *testing.T or *testing.B is skipped (failed in CI) when slapd is
+// missing; another TB fails.
+func Start(tb TB, o Options) *Server {
 	tb.Helper()
-	Require(tb)
+	if t, ok := tb.(testing.TB); ok {
+		Require(t)
+	}
 	bin, add := paths()
+	if bin == "" {
+		tb.Fatalf("slapd is not installed")
+	}
 	dir := tb.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("%v", err)
 		}
 		return p
 	}
@@ -131,11 +156,19 @@ func Start(tb testing.TB, o Options) *Server {
 	if o.SizeLimit > 0 {
 		limit = fmt.Sprint(o.SizeLimit)
 	}
+	pageLimit := ""
+	if o.PageLimit > 0 {
+		pageLimit = fmt.Sprintf(" size.pr=%d", o.PageLimit)
+	}
+	schema := ""
+	if o.Schema != "" {
+		schema = "include " + write("extra.schema", o.Schema) + "\n"
+	}
 	conf := write("slapd.conf", fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
-pidfile %[1]s/slapd.pid
+%[6]spidfile %[1]s/slapd.pid
 argsfile %[1]s/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
@@ -146,18 +179,18 @@ suffix "%[3]s"
 rootdn "cn=admin,%[3]s"
 rootpw %[5]s
 directory %[1]s/db
-sizelimit size.soft=%[4]s size.hard=%[4]s size.prtotal=unlimited
+sizelimit size.soft=%[4]s size.hard=%[4]s size.prtotal=unlimited%[7]s
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
-`, dir, tlsConf, Suffix, limit, AdminPassword))
+`, dir, tlsConf, Suffix, limit, AdminPassword, schema, pageLimit))
 	data := write("data.ldif", o.LDIF)
 	if out, err := exec.Command(add, "-q", "-f", conf, "-l", data).CombinedOutput(); err != nil { //nolint:gosec // G204: the test's own slapadd
 		tb.Fatalf("slapadd: %v\n%s", err, out)
 	}
-	s.Port = freePort(tb)
+	s.Port = FreePort(tb)
 	urls := fmt.Sprintf("ldap://127.0.0.1:%d/", s.Port)
 	if o.TLS {
-		s.TLSPort = freePort(tb)
+		s.TLSPort = FreePort(tb)
 		urls += fmt.Sprintf(" ldaps://127.0.0.1:%d/", s.TLSPort)
 	}
 	var logBuf bytes.Buffer
@@ -166,7 +199,7 @@ access to * by users read by * none
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	var waitErr error
 	exited := make(chan struct{})
@@ -196,7 +229,7 @@ access to * by users read by * none
 }
 
 // CA makes a throwaway CA and a server certificate for host, as PEM.
-func CA(tb testing.TB, host string) (caPEM, certPEM, keyPEM string) {
+func CA(tb TB, host string) (caPEM, certPEM, keyPEM string) {
 	tb.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
@@ -206,7 +239,7 @@ func CA(tb testing.TB, host string) (caPEM, certPEM, keyPEM string) {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -222,7 +255,7 @@ func CA(tb testing.TB, host string) (caPEM, certPEM, keyPEM string) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 	enc := func(typ string, b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b})) }

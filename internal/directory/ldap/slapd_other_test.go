@@ -1,8 +1,0 @@
-//go:build !linux
-
-package ldap
-
-import "os/exec"
-
-// dieWithTest has no portable equivalent: cleanups stop slapd.
-func dieWithTest(*exec.Cmd) {}
