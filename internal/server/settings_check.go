@@ -134,7 +134,7 @@ func (s *Server) runCheck(ctx context.Context, section string, c SettingsCheck, 
 		default:
 			v.Summary = "The check failed."
 		}
-		v.Detail = web.Sentence(redactAll(err.Error(), f.settings.SecretValues()))
+		v.Detail = web.Sentence(config.Redact(err.Error(), f.settings.SecretValues()...))
 		return v
 	}
 	v.OK, v.Summary, v.Warnings = true, res.Summary, res.Warnings
@@ -142,15 +142,4 @@ func (s *Server) runCheck(ctx context.Context, section string, c SettingsCheck, 
 		v.Facts = append(v.Facts, web.CheckFact{Label: fact.Label, Value: fact.Value})
 	}
 	return v
-}
-
-// redactAll removes every secret value from text that came from elsewhere
-// (an error quoting an answer body), whatever the client already did.
-func redactAll(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return s
 }
