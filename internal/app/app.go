@@ -182,6 +182,11 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	if err := a.Worker.Shutdown(wctx); err != nil {
 		a.log.Warn("worker shutdown", "error", err)
 	}
+	// An approval pushes in the background of the request that started
+	// it: it ends (or is stopped and recorded) before the database closes.
+	if err := a.Server.WaitApprovals(wctx, 10*time.Second); err != nil {
+		a.log.Warn("approval at shutdown", "error", err)
+	}
 	// Alerts of the last runs go out before the database closes.
 	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer acancel()

@@ -20,10 +20,8 @@ const approvalKeep = 15 * time.Minute
 // POST /history/{id}/approve starts it and answers at once; the held
 // run's page follows it and then shows how it ended.
 type approvalJob struct {
-	held    int64
-	user    string
-	started time.Time
-	done    chan struct{}
+	user string
+	done chan struct{}
 	// outcome and ended are set before done is closed.
 	outcome approveOutcome
 	ended   time.Time
@@ -57,6 +55,61 @@ type approvals struct {
 	// streams can tell pages whose approval ended without a run of its
 	// own (refused before it started: the lock was taken, not held).
 	signal chan struct{}
+	// running counts the approvals' goroutines, for shutdown (Wait).
+	running sync.WaitGroup
+	// stop cancels every approval's context (shutdown past its wait);
+	// stopped is closed then.
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// context returns a context for an approval: it keeps parent's values (the
+// request's id and logger) but not its cancellation — the push must not
+// stop halfway because the browser went away — and ends only when the
+// server stops approvals at shutdown.
+func (a *approvals) context(parent context.Context) (context.Context, context.CancelFunc) {
+	a.mu.Lock()
+	if a.stopped == nil {
+		a.stopped = make(chan struct{})
+	}
+	stopped := a.stopped
+	a.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	go func() {
+		select {
+		case <-stopped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// Wait blocks until every approval has ended. When ctx ends first, it
+// cancels them (the engine records each as interrupted, saying whether
+// batches may have reached Bitwarden) and waits for that too, up to grace.
+func (a *approvals) Wait(ctx context.Context, grace time.Duration) error {
+	all := make(chan struct{})
+	go func() { a.running.Wait(); close(all) }()
+	select {
+	case <-all:
+		return nil
+	case <-ctx.Done():
+	}
+	a.stopOnce.Do(func() {
+		a.mu.Lock()
+		if a.stopped == nil {
+			a.stopped = make(chan struct{})
+		}
+		close(a.stopped)
+		a.mu.Unlock()
+	})
+	select {
+	case <-all:
+		return fmt.Errorf("approvals stopped at shutdown: %w", ctx.Err())
+	case <-time.After(grace):
+		return fmt.Errorf("approvals still running %s after they were stopped", grace)
+	}
 }
 
 // start runs approve in the background unless an approval of held is
@@ -78,9 +131,11 @@ func (a *approvals) start(held int64, user string, approve func() approveOutcome
 	if j := a.jobs[held]; j != nil && !j.finished() {
 		return j, false
 	}
-	j := &approvalJob{held: held, user: user, started: now, done: make(chan struct{})}
+	j := &approvalJob{user: user, done: make(chan struct{})}
 	a.jobs[held] = j
+	a.running.Add(1)
 	go func() {
+		defer a.running.Done()
 		// Nobody reads the outcome before done is closed; onEnd (the
 		// audit entry) runs first, so whoever sees the approval ended also
 		// sees its audit entry.
@@ -205,4 +260,11 @@ func (s *Server) approvalGoing(ctx context.Context, held int64) bool {
 	}
 	last, err := s.runs.LastRun(ctx, store.DefaultProfile)
 	return err == nil && last.Status == store.StatusRunning && s.isApprovalOf(ctx, last.ID, held)
+}
+
+// WaitApprovals blocks until the approvals this console started have
+// ended (shutdown calls it before the database closes). Past ctx it stops
+// them and waits up to grace for their runs to be recorded as interrupted.
+func (s *Server) WaitApprovals(ctx context.Context, grace time.Duration) error {
+	return s.approvals.Wait(ctx, grace)
 }

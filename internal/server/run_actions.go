@@ -66,14 +66,16 @@ func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 	}
 	user := sessionFrom(r).user
 	remote := remoteAddr(r)
-	// The push must not stop halfway because the browser went away.
-	ctx := context.WithoutCancel(r.Context())
+	// The push must not stop halfway because the browser went away; only
+	// shutdown stops it (approvals.context).
+	ctx, cancel := s.approvals.context(r.Context())
 	reqID := requestIDFrom(r.Context())
 	// A second approval that slipped past the check above is sent to the
 	// first one (start starts none). No flash: the page shows the
 	// approval going on, then how it ended.
 	s.approvals.start(id, user,
 		func() approveOutcome {
+			defer cancel()
 			res, err := s.engine.Approve(ctx, store.DefaultProfile, id, s.consoleActor(user))
 			return approveOutcome{res, err}
 		},

@@ -585,3 +585,37 @@ func TestApproveEventsSayDone(t *testing.T) {
 		}
 	}
 }
+
+// TestApprovalWaitedForAtShutdown: shutdown waits for a background
+// approval; one still pushing past the wait is stopped and recorded (not
+// left "running" for the next process to find).
+func TestApprovalWaitedForAtShutdown(t *testing.T) {
+	h := newHeldEnv(t)
+	h.closeGate()
+	defer h.openGate()
+	wantStatus(t, h.post(h.c, h.path(h.held, "approve"), confirmed), http.StatusSeeOther)
+	j := h.srv.approvals.get(h.held)
+	if j == nil || j.finished() {
+		t.Fatal("no approval going on after the POST")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := h.srv.WaitApprovals(ctx, 30*time.Second)
+	if err == nil || !j.finished() {
+		t.Fatalf("WaitApprovals: %v, finished %v: want the approval stopped and ended", err, j.finished())
+	}
+	last, lerr := h.st.LastRun(context.Background(), store.DefaultProfile)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if last.Trigger != dsync.TriggerApproval || last.Status == store.StatusRunning || last.Status == store.StatusSuccess {
+		t.Errorf("approval run %s/%s %q: want it ended and recorded as stopped", last.Trigger, last.Status, last.Error)
+	}
+	if n := len(h.bw.Imports()); n != h.imports {
+		t.Errorf("%d imports, want none more than %d", n, h.imports)
+	}
+	// With nothing going, it returns at once.
+	if err := h.srv.WaitApprovals(context.Background(), time.Second); err != nil {
+		t.Errorf("idle WaitApprovals: %v", err)
+	}
+}
