@@ -144,10 +144,17 @@ type SectionField struct {
 // store's list of changed fields walks it, so that a type's fields are
 // covered without naming them).
 func SectionFields(sec directory.Settings) []SectionField {
-	v := reflect.ValueOf(sec).Elem()
+	return StructFields(sec.Kind(), sec)
+}
+
+// StructFields lists every JSON field of the struct ptr points to, by path
+// prefix + "." + its JSON name, in struct order (embedded structs
+// flattened as encoding/json does).
+func StructFields(prefix string, ptr any) []SectionField {
+	v := reflect.ValueOf(ptr).Elem()
 	var out []SectionField
 	for _, f := range jsonFields(v.Type()) {
-		out = append(out, SectionField{Path: sec.Kind() + "." + f.name, Value: v.FieldByIndex(f.index)})
+		out = append(out, SectionField{Path: prefix + "." + f.name, Value: v.FieldByIndex(f.index)})
 	}
 	return out
 }

@@ -14,19 +14,10 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 )
 
-// Field paths without a config.Field* constant.
-const (
-	fieldRemoveDisabled    = "sync.removeDisabled"
-	fieldOverwriteExisting = "sync.overwriteExisting"
-	fieldLargeImport       = "sync.largeImport"
-	fieldGroups            = "sync.groups"
-)
-
 // SettingsChange reports what SaveSettings changed.
 type SettingsChange struct {
-	// Fields lists the changed field paths (config.Field* names, plus
-	// "sync.removeDisabled", "sync.overwriteExisting", "sync.largeImport"
-	// and "sync.groups"), in a fixed order. Secrets appear by path only.
+	// Fields lists the changed field paths ("<section>.<json name>", as
+	// config.Field*), in struct order. Secrets appear by path only.
 	Fields []string
 	// DirectoryChanged is true when the settings now read another
 	// directory (config.SameDirectory is false), including the first save.
@@ -224,40 +215,33 @@ func (s *Store) putSecretTx(ctx context.Context, tx *sqlx.Tx, profileID int64, n
 	return nil
 }
 
-// diffSettings lists the changed field paths in a fixed order.
+// diffSettings lists the changed field paths: the directory type, the
+// chosen type's section, then every field of the other sections, each
+// walked by its JSON names (so a new setting can never be left out — a
+// save whose only change it was would be skipped as "unchanged").
+// Secrets count as changed when their stored row cannot be opened.
 func diffSettings(a, b config.Settings, unreadable map[string]bool) []string {
 	var out []string
-	add := func(changed bool, field string) {
-		if changed {
-			out = append(out, field)
-		}
+	if a.Directory.Type != b.Directory.Type {
+		out = append(out, config.FieldDirectoryType)
 	}
-	secretChanged := func(name string, x, y config.Secret) bool {
-		if unreadable[name] {
-			return true
-		}
-		return x != y
-	}
-	add(a.Directory.Type != b.Directory.Type, config.FieldDirectoryType)
 	out = append(out, diffSection(a, b, unreadable)...)
-	add(a.Bitwarden.Server != b.Bitwarden.Server, config.FieldBWServer)
-	add(a.Bitwarden.ClientID != b.Bitwarden.ClientID, config.FieldBWClientID)
-	add(secretChanged(config.FieldBWClientSecret, a.Bitwarden.ClientSecret, b.Bitwarden.ClientSecret), config.FieldBWClientSecret)
-	add(a.Sync.IntervalMinutes != b.Sync.IntervalMinutes, config.FieldInterval)
-	add(a.Sync.RemoveDisabled != b.Sync.RemoveDisabled, fieldRemoveDisabled)
-	add(a.Sync.OverwriteExisting != b.Sync.OverwriteExisting, fieldOverwriteExisting)
-	add(a.Sync.LargeImport != b.Sync.LargeImport, fieldLargeImport)
-	add(a.Sync.Users != b.Sync.Users, config.FieldUsersGroups)
-	add(a.Sync.Groups != b.Sync.Groups, fieldGroups)
-	add(a.Sync.UserFilter != b.Sync.UserFilter, config.FieldUserFilter)
-	add(a.Sync.GroupFilter != b.Sync.GroupFilter, config.FieldGroupFilter)
-	add(a.Guard.MaxRemovals != b.Guard.MaxRemovals, config.FieldMaxRemovals)
-	add(a.Guard.MaxRemovalPercent != b.Guard.MaxRemovalPercent, config.FieldMaxRemovalPct)
-	add(a.Guard.MaxMembershipRemovals != b.Guard.MaxMembershipRemovals, config.FieldMaxMembershipRemovals)
-	add(a.Guard.MaxMembershipRemovalPercent != b.Guard.MaxMembershipRemovalPercent, config.FieldMaxMembershipRemovalPct)
-	add(a.Guard.MaxShrinkPercent != b.Guard.MaxShrinkPercent, config.FieldMaxShrinkPct)
-	add(a.Sync.TimeoutMinutes != b.Sync.TimeoutMinutes, config.FieldTimeout)
-	add(secretChanged(config.FieldWebhooks, a.Alerts.WebhookURLs, b.Alerts.WebhookURLs), config.FieldWebhooks)
+	for _, sec := range []struct {
+		name string
+		a, b any
+	}{
+		{"bitwarden", &a.Bitwarden, &b.Bitwarden},
+		{"sync", &a.Sync, &b.Sync},
+		{"guard", &a.Guard, &b.Guard},
+		{"alerts", &a.Alerts, &b.Alerts},
+	} {
+		fa := config.StructFields(sec.name, sec.a)
+		for i, f := range config.StructFields(sec.name, sec.b) {
+			if unreadable[f.Path] || !reflect.DeepEqual(fa[i].Value.Interface(), f.Value.Interface()) {
+				out = append(out, f.Path)
+			}
+		}
+	}
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,7 +258,7 @@ func TestSaveSettingsChanges(t *testing.T) {
 			s.Sync.Groups = false
 			s.Sync.UserFilter = ""
 			config.Edit(&s.Directory, func(o *okta.Settings) { o.RateLimitShare = 0.25 })
-		}, []string{okta.FieldShare, config.FieldInterval, "sync.overwriteExisting", "sync.groups", config.FieldUserFilter}, false, false, false},
+		}, []string{okta.FieldShare, config.FieldInterval, "sync.overwriteExisting", config.FieldUserFilter, "sync.groups"}, false, false, false},
 		{"both", func(s *config.Settings) {
 			config.Edit(&s.Directory, func(o *okta.Settings) { o.OrgURL = "https://b.okta.com" })
 			s.Bitwarden.ClientID = "organization.b"
@@ -322,5 +323,51 @@ func TestSaveSettingsRollsBackOnError(t *testing.T) {
 	}
 	if _, err := s.LoadSettings(context.Background(), DefaultProfile); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after a failed save: %v, want ErrNotFound", err)
+	}
+}
+
+// TestSaveSettingsEveryFieldCounts: a save whose only change is any one
+// setting outside the directory section stores it and lists it (a field
+// missing from the changed list was once dropped as "unchanged":
+// sync.inviteUsers, bitwarden.importTimeoutSeconds).
+func TestSaveSettingsEveryFieldCounts(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]func(*config.Settings){
+		config.FieldInviteUsers:           func(s *config.Settings) { s.Sync.InviteUsers = !s.Sync.InviteUsers },
+		config.FieldImportTimeout:         func(s *config.Settings) { s.Bitwarden.ImportTimeoutSeconds = 900 },
+		config.FieldTimeout:               func(s *config.Settings) { s.Sync.TimeoutMinutes = 45 },
+		config.FieldMaxShrinkPct:          func(s *config.Settings) { s.Guard.MaxShrinkPercent = 33 },
+		"sync.largeImport":                func(s *config.Settings) { s.Sync.LargeImport = !s.Sync.LargeImport },
+		config.FieldGroupFilter:           func(s *config.Settings) { s.Sync.GroupFilter = "include:Ops" },
+		config.FieldMaxRemovalPct:         func(s *config.Settings) { s.Guard.MaxRemovalPercent = 7 },
+		config.FieldBWServer:              func(s *config.Settings) { s.Bitwarden.Server = config.ServerEU },
+		config.FieldMaxRemovals:           func(s *config.Settings) { s.Guard.MaxRemovals = 9 },
+		config.FieldMaxMembershipRemovals: func(s *config.Settings) { s.Guard.MaxMembershipRemovals = 11 },
+	}
+	for path, mutate := range cases {
+		t.Run(path, func(t *testing.T) {
+			s := newStore(t)
+			base := sampleSettings()
+			if _, err := s.SaveSettings(ctx, DefaultProfile, base); err != nil {
+				t.Fatal(err)
+			}
+			next := base
+			mutate(&next)
+			next.Normalize()
+			ch, err := s.SaveSettings(ctx, DefaultProfile, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ch.Fields, []string{path}) {
+				t.Errorf("changed fields %v, want [%s]", ch.Fields, path)
+			}
+			got, err := s.LoadSettings(ctx, DefaultProfile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Sync, next.Sync) || !reflect.DeepEqual(got.Guard, next.Guard) || got.Bitwarden.ImportTimeoutSeconds != next.Bitwarden.ImportTimeoutSeconds || got.Bitwarden.Server != next.Bitwarden.Server {
+				t.Errorf("stored settings lost the change to %s", path)
+			}
+		})
 	}
 }
