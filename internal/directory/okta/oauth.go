@@ -450,9 +450,20 @@ func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
 			c.logger(ctx).Info("okta: service app token minted", "type", typ, "expires_in", ttl)
 			return nil
 		}
+		if status == http.StatusTooManyRequests || status >= 500 {
+			// Worth retrying, also when it answered the ask without a
+			// proof: that says nothing about whether the proof was needed,
+			// so the next mint offers one again.
+			if refused != nil {
+				a.state.mu.Lock()
+				a.state.noDPoP = false
+				a.state.mu.Unlock()
+			}
+			return &transportError{err: fmt.Errorf("okta: POST %s: %d %s", TokenPath, status, http.StatusText(status))}
+		}
 		if refused != nil {
-			// Without the proof it failed too: the proof was needed, and
-			// its refusal is the error to report.
+			// Without the proof it was refused too: the proof was needed,
+			// and its refusal is the error to report.
 			a.state.mu.Lock()
 			a.state.noDPoP = false
 			a.state.mu.Unlock()
@@ -460,9 +471,6 @@ func (a *oauthAuth) mint(ctx context.Context, c *Client) error {
 		}
 		if ans.Error == "use_dpop_nonce" && header.Get("DPoP-Nonce") != "" && attempt < maxNonceRetries {
 			continue
-		}
-		if status == http.StatusTooManyRequests || status >= 500 {
-			return &transportError{err: fmt.Errorf("okta: POST %s: %d %s", TokenPath, status, http.StatusText(status))}
 		}
 		te := &TokenError{Status: status, Code: ans.Error, Description: c.scrub(ans.ErrorDescription),
 			ClientID: a.clientID, KeyID: a.keyID, Scopes: a.scopes}

@@ -537,3 +537,23 @@ func TestTokenRefusalRemembered(t *testing.T) {
 		t.Errorf("%d token requests after the refusal, want none", got-n)
 	}
 }
+
+// TestOAuthRetryWithoutProofHits5xx: an app refusing an offered proof is
+// asked once more without one; when that second token request meets a
+// 503, the answer is the 503 (worth retrying), not the refused proof —
+// which, remembered as a refusal, would fail every read of the run.
+func TestOAuthRetryWithoutProofHits5xx(t *testing.T) {
+	k := newECKey(t)
+	s := newOAuthSetup(t, oktatest.OAuthApp{Keys: []oktatest.AppKey{{Public: &k.PublicKey}}, AdminRole: true, RefuseUnusedDPoP: true}, oktatest.Options{})
+	s.srv.FailAfter(oktatest.TokenPath, 1, http.StatusServiceUnavailable, 1)
+	c := s.client(t, OAuth{PrivateKey: pkcs8(t, k)}, nil)
+	_, err := c.Read(context.Background(), all)
+	if IsTokenError(err, "invalid_dpop_proof") {
+		t.Fatalf("a 503 on the retry without a proof was reported as the refused proof: %v", err)
+	}
+	if err != nil {
+		if _, err := c.Read(context.Background(), all); err != nil {
+			t.Fatalf("the read after a 503 still fails: %v", err)
+		}
+	}
+}

@@ -103,6 +103,7 @@ type rateBucket struct {
 
 type failRule struct {
 	prefix      string
+	skip        int // requests to let through first
 	status      int
 	n           int
 	contentType string
@@ -258,6 +259,15 @@ func (s *Server) FailNext(pathPrefix string, status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, &failRule{prefix: pathPrefix, status: status, n: n})
+}
+
+// FailAfter lets the next skip requests whose path starts with
+// pathPrefix through, then answers the n after them with status (a fault
+// in the middle of an exchange, such as the second token request).
+func (s *Server) FailAfter(pathPrefix string, skip, status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, &failRule{prefix: pathPrefix, skip: skip, status: status, n: n})
 }
 
 // FailNextRaw answers the next n requests whose path starts with
@@ -448,6 +458,10 @@ func (s *Server) failureLocked(path string) *failRule {
 	}
 	for i, f := range s.failures {
 		if strings.HasPrefix(path, f.prefix) && f.n > 0 {
+			if f.skip > 0 {
+				f.skip--
+				continue
+			}
 			f.n--
 			if f.n == 0 {
 				s.failures = slices.Delete(s.failures, i, i+1)
