@@ -89,3 +89,30 @@ func BenchmarkPredictLarge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPredictVaultwarden predicts, from the last push, a 10,000-member
+// import with 500 groups of 200 members (100,000 memberships) on a server
+// that lists nothing (Vaultwarden): every group membership is resolved by
+// externalId.
+func BenchmarkPredictVaultwarden(b *testing.B) {
+	const n, groups, per = 10_000, 500, 200
+	imp := &bitwarden.ImportRequest{LargeImport: true, Members: make([]bitwarden.ImportMember, 0, n)}
+	for i := range n {
+		imp.Members = append(imp.Members, bitwarden.ImportMember{Email: fmt.Sprintf("user%d@corp.example", i), ExternalID: fmt.Sprintf("00u%017d", i)})
+	}
+	for g := range groups {
+		ids := make([]string, per)
+		for j := range per {
+			ids[j] = fmt.Sprintf("00u%017d", (g*per+j)%n)
+		}
+		ext := fmt.Sprintf("00g%017d", g)
+		imp.Groups = append(imp.Groups, bitwarden.ImportGroup{Name: ext, ExternalID: ext, MemberExternalIDs: ids})
+	}
+	bs := batches(imp)
+	b.ResetTimer()
+	for b.Loop() {
+		if d := PredictVaultwarden(imp, VaultwardenBatches(bs)); d.OrgMemberships != groups*per {
+			b.Fatalf("%d memberships before, want %d", d.OrgMemberships, groups*per)
+		}
+	}
+}

@@ -100,14 +100,22 @@ func PredictVaultwarden(last *bitwarden.ImportRequest, batches []*bitwarden.Impo
 		}
 	}
 	d.OrgMembers = len(sim.members)
-	firstByExt := func(ext string) *simMember {
+	// byExt is the first member (in the server's order) that is not gone
+	// for each externalId, as Vaultwarden finds a group's members. It is
+	// rebuilt after each batch's members are applied (they move ext and
+	// add members; only the overwrite step, after the groups, removes),
+	// so each group membership costs a lookup, not a scan of the org.
+	var byExt map[string]*simMember
+	indexByExt := func() {
+		byExt = make(map[string]*simMember, len(sim.members))
 		for _, m := range sim.members {
-			if !m.gone && m.ext == ext {
-				return m
+			if !m.gone && byExt[m.ext] == nil {
+				byExt[m.ext] = m
 			}
 		}
-		return nil
 	}
+	indexByExt()
+	firstByExt := func(ext string) *simMember { return byExt[ext] }
 	before := make(map[string][]string, len(last.Groups))
 	for i, g := range last.Groups {
 		ids := map[string]bool{}
@@ -160,6 +168,7 @@ func PredictVaultwarden(last *bitwarden.ImportRequest, batches []*bitwarden.Impo
 				listed(&d.Invites, MemberRef{ExternalID: u.ExternalID, Email: email}, &d.Truncated)
 			}
 		}
+		indexByExt()
 		for _, g := range b.Groups {
 			sg := sim.groupsByExt[g.ExternalID]
 			if sg == nil {
