@@ -102,11 +102,11 @@ func (s *Server) runCheck(ctx context.Context, section string, c SettingsCheck, 
 		if !c.owns(k) {
 			continue
 		}
-		target := web.FieldID(k)
-		if k == config.FieldBWServer {
-			target += "-" + web.ServerChoiceUS // radio buttons: the first one
+		slot := slotOf(k)
+		if slot == "" {
+			slot = k
 		}
-		v.Fields = append(v.Fields, web.ErrorLink{Href: "#" + target, Text: web.Sentence(f.errs[k])})
+		v.Fields = append(v.Fields, web.ErrorLink{Href: errorHref(slot), Text: web.Sentence(f.errs[k])})
 	}
 	if len(v.Fields) > 0 {
 		v.Summary = "The check did not run: fix " + web.Plural(len(v.Fields), "field", "fields") + " first."

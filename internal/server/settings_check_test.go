@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/directory"
+	_ "github.com/dirsync/dirsync/internal/directory/all"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
@@ -209,4 +212,25 @@ func TestSettingsCheckBitwardenErrors(t *testing.T) {
 			t.Errorf("summary %q", got)
 		}
 	})
+}
+
+// TestErrorLinksReachTheirField: an error summary's link (the Settings
+// page's and the check's) points at an element of the page for every
+// field, radio choices included (their inputs have an id per value; the
+// check's links once pointed at an id no element had).
+func TestErrorLinksReachTheirField(t *testing.T) {
+	p := newCheckEnv(t)
+	d := p.get(p.c, "/settings").doc(t)
+	paths := []string{config.FieldBWServer, config.FieldInterval}
+	for _, k := range directory.Kinds() {
+		for _, f := range k.New().Fields() {
+			paths = append(paths, f.Path)
+		}
+	}
+	for _, path := range paths {
+		href := errorHref(path)
+		if d.Find(href).Length() != 1 {
+			t.Errorf("the link for %s goes to %s, which the page does not have", path, href)
+		}
+	}
 }

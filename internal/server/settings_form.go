@@ -299,13 +299,7 @@ func settingsFromForm(form url.Values, stored config.Settings) (config.Settings,
 			continue
 		}
 		// The summary at the top links to each marked field.
-		target := web.FieldID(slot)
-		if slot == config.FieldBWServer {
-			target += "-" + web.ServerChoiceUS // radio buttons: the first one
-		} else if first := firstOption(slot); first != "" {
-			target += "-" + first
-		}
-		view.Summary = append(view.Summary, web.ErrorLink{Href: "#" + target, Text: web.Sentence(errs[k])})
+		view.Summary = append(view.Summary, web.ErrorLink{Href: errorHref(slot), Text: web.Sentence(errs[k])})
 	}
 	if len(errs) == 0 {
 		view.Errors = nil
@@ -320,4 +314,17 @@ func sortedKeys(m web.FormErrors) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// errorHref is the link from an error summary to the field of slot: its
+// input, or for radio buttons the first of them (a choice's inputs have
+// an id per value).
+func errorHref(slot string) string {
+	target := web.FieldID(slot)
+	if slot == config.FieldBWServer {
+		target += "-" + web.ServerChoiceUS
+	} else if first := firstOption(slot); first != "" {
+		target += "-" + first
+	}
+	return "#" + target
 }
