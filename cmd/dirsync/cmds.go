@@ -211,7 +211,7 @@ func (e *env) test(asJSON bool) error {
 		return enc.Encode(out)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Users: %d (%d deleted, %d disabled in Okta, %d left out)\n", p.Counts.Users, p.Counts.Deleted, p.Counts.Disabled, p.Counts.Dropped)
+	fmt.Fprintf(w, "Users: %d (%d deleted, %d disabled in the directory, %d left out)\n", p.Counts.Users, p.Counts.Deleted, p.Counts.Disabled, p.Counts.Dropped)
 	fmt.Fprintf(w, "Groups: %d with %d memberships\n", p.Counts.Groups, p.Counts.Memberships)
 	fmt.Fprintf(w, "Directory requests: %d\n", res.Stats.Requests)
 	switch d := res.Bitwarden; {

@@ -8,7 +8,7 @@ package all
 import (
 	// Okta (internal/directory/okta/settings.go registers it).
 	_ "github.com/dirsync/dirsync/internal/directory/okta"
-	// LDAP and Active Directory (registered by its own package once its
-	// settings are there).
+	// LDAP and Active Directory (internal/directory/ldap/kind.go
+	// registers it).
 	_ "github.com/dirsync/dirsync/internal/directory/ldap"
 )

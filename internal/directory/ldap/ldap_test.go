@@ -456,24 +456,3 @@ func TestCancelAndTimeLimit(t *testing.T) {
 		t.Errorf("cancelled after the users: %v", err)
 	}
 }
-
-func TestCheck(t *testing.T) {
-	s := sharedSlapd(t)
-	src, _ := New(s.config(), nil)
-	res, err := src.Check(context.Background(), directory.Filter{}, directory.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Users != 15 || res.Groups != 8 || res.Sample == nil || res.Sample.ID != bobID || res.Searches < 5 {
-		t.Errorf("check = %+v (sample %+v), want 15 users, 8 groups, bob (first by id) as the sample", res, res.Sample)
-	}
-	if res.Address != fmt.Sprintf("ldap://127.0.0.1:%d", s.port) {
-		t.Errorf("address %q", res.Address)
-	}
-	cfg := s.config()
-	cfg.Password = "wrong"
-	src, _ = New(cfg, nil)
-	if _, err := src.Check(context.Background(), directory.Filter{}, directory.Filter{}); err == nil || !strings.Contains(err.Error(), "refused the bind user") {
-		t.Errorf("wrong password: %v", err)
-	}
-}

@@ -89,9 +89,6 @@ func (r *run) do(req *ldap.SearchRequest, bucket string) (*ldap.SearchResult, er
 	return res, err
 }
 
-// Config returns the normalised settings the source uses.
-func (s *Source) Config() Config { return s.cfg }
-
 // run is one Read's connection and counters.
 type run struct {
 	s        *Source
@@ -762,32 +759,4 @@ func normDN(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// CheckResult is what "check connection" shows: the bind worked, how many
-// users and groups the settings find, and one user as dirsync reads it.
-type CheckResult struct {
-	Address string `json:"address"`
-	Users   int    `json:"users"`
-	Groups  int    `json:"groups"`
-	// Sample is the first user by id; nil when the user search finds none.
-	Sample   *directory.User `json:"sample,omitempty"`
-	Searches int             `json:"searches"`
-	Duration time.Duration   `json:"duration"`
-}
-
-// Check connects, binds and runs the user and group searches with the
-// given filters. LDAP cannot count without searching, so it costs a read.
-func (s *Source) Check(ctx context.Context, userFilter, groupFilter directory.Filter) (*CheckResult, error) {
-	snap, err := s.Read(ctx, directory.ReadOptions{Users: true, Groups: true, UserFilter: userFilter, GroupFilter: groupFilter})
-	if err != nil {
-		return nil, err
-	}
-	res := &CheckResult{Address: s.cfg.address(), Users: len(snap.Users), Groups: len(snap.Groups),
-		Searches: snap.Stats.Requests, Duration: snap.Stats.Duration}
-	if len(snap.Users) > 0 {
-		u := snap.Users[0]
-		res.Sample = &u
-	}
-	return res, nil
 }
