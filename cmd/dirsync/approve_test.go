@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/directory/okta/oktatest"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
 func TestSyncApproveAndDiscard(t *testing.T) {
@@ -102,5 +107,34 @@ func TestSyncApproveAndDiscard(t *testing.T) {
 	}
 	if code, out, _ := c.run("", "history", "--json", "--limit", "1"); code != 0 || !strings.Contains(out, `"discarded"`) {
 		t.Fatalf("history after discard: %s", out)
+	}
+	// The audit log says what each approval did, as the console's does
+	// (dsync.ApprovalAudit): held again, pushed; the refused second
+	// approval and the failed ones leave no "approved" entry.
+	st, err := store.Open(context.Background(), c.db, store.Options{KeyFile: filepath.Join(filepath.Dir(c.db), "secret.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, _, err := st.ListAudit(context.Background(), 50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approved, discarded []string
+	for _, e := range entries {
+		switch e.Action {
+		case "run.approved":
+			approved = append(approved, e.Detail)
+		case "run.discarded":
+			discarded = append(discarded, e.Detail)
+		}
+	}
+	pushed := fmt.Sprintf("run %d, pushed as run ", latest)
+	if len(approved) != 2 || !slices.ContainsFunc(approved, func(d string) bool { return strings.HasPrefix(d, pushed) }) ||
+		!slices.ContainsFunc(approved, func(d string) bool { return strings.Contains(d, "so the new plan was held as run") }) {
+		t.Errorf("approval audit entries %q: want one held again and one %q…", approved, pushed)
+	}
+	if want := fmt.Sprintf("run %d", held); !slices.Equal(discarded, []string{want}) {
+		t.Errorf("discard audit entries %q, want [%s]", discarded, want)
 	}
 }

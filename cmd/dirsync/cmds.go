@@ -323,10 +323,8 @@ func (e *env) sync(o syncOpts) error {
 		if res == nil {
 			return heldError(err)
 		}
-		if res.Run.Status == dsync.StatusHeld {
-			e.audit(st, "run.approved", fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", o.approve, res.Run.ID))
-		} else {
-			e.audit(st, "run.approved", fmt.Sprintf("run %d, pushed as run %d (%s)", o.approve, res.Run.ID, res.Run.Status))
+		if detail := dsync.ApprovalAudit(o.approve, res, err); detail != "" {
+			e.audit(st, "run.approved", detail)
 		}
 	default:
 		mode := dsync.ModeSync

@@ -236,22 +236,6 @@ func approvalMessage(held int64, o approveOutcome) (kind, msg string, runID int6
 	return web.FlashError, fmt.Sprintf("Run %d was not approved: %s", held, err), runID
 }
 
-// approvalAudit is the audit detail of an approval's outcome, or "" for
-// one refused before it ran (nothing was approved).
-func approvalAudit(held int64, o approveOutcome) string {
-	switch {
-	case o.err == nil && o.res != nil && o.res.Run.Status == store.StatusHeld:
-		return fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", held, o.res.Run.ID)
-	case o.err == nil && o.res != nil && o.res.Run.Status != store.StatusSuccess:
-		return fmt.Sprintf("run %d; not pushed, run %d ended %s", held, o.res.Run.ID, o.res.Run.Status)
-	case o.err == nil && o.res != nil:
-		return fmt.Sprintf("run %d, pushed as run %d", held, o.res.Run.ID)
-	}
-	// A refusal or a failed push approved nothing: the held run is as it
-	// was (the failed approval run is in the history).
-	return ""
-}
-
 // approvalGoing reports whether an approval of held goes on, in this
 // process or (as the store shows) in another.
 func (s *Server) approvalGoing(ctx context.Context, held int64) bool {

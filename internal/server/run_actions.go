@@ -83,7 +83,7 @@ func (s *Server) runApprove(w http.ResponseWriter, r *http.Request) {
 			if j.outcome.err != nil {
 				s.log.Warn("approval failed", "run", id, "err", j.outcome.err, "request_id", reqID)
 			}
-			if detail := approvalAudit(id, j.outcome); detail != "" {
+			if detail := dsync.ApprovalAudit(id, j.outcome.res, j.outcome.err); detail != "" {
 				e := store.AuditEntry{At: s.now(), Actor: user, Action: "run.approved", Detail: detail, RemoteAddr: remote}
 				if err := s.audit.AddAudit(context.Background(), e); err != nil {
 					s.log.Error("write audit entry", "action", e.Action, "err", err)

@@ -185,3 +185,19 @@ func ApprovalOutcome(heldID int64, res *Result) string {
 	}
 	return fmt.Sprintf("Run %d: the approval ended as run %d (%s).", heldID, res.Run.ID, res.Run.Status)
 }
+
+// ApprovalAudit is the audit entry's detail for approving held run heldID
+// (the console and the CLI write the same): what the approval run did, or
+// "" when it approved nothing — a refusal or a failed push leaves the held
+// run as it was, and the failed run is in the history.
+func ApprovalAudit(heldID int64, res *Result, err error) string {
+	switch {
+	case err != nil || res == nil:
+		return ""
+	case res.Run.Status == StatusHeld:
+		return fmt.Sprintf("run %d; the directory had changed, so the new plan was held as run %d", heldID, res.Run.ID)
+	case res.Run.Status != StatusSuccess:
+		return fmt.Sprintf("run %d; not pushed, run %d ended %s", heldID, res.Run.ID, res.Run.Status)
+	}
+	return fmt.Sprintf("run %d, pushed as run %d", heldID, res.Run.ID)
+}
