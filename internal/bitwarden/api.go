@@ -17,9 +17,11 @@ import (
 // ImportMember is one member of an import. Deleted members are removed from
 // the organization (unless owners). Bitwarden refuses `email: ""` even for
 // deleted members (EmailAddressAttribute on
-// src/Api/AdminConsole/Public/Models/Request/OrganizationImportRequestModel.cs),
-// so a deleted member always carries its email: Vaultwarden needs it too,
-// matching members by email (src/api/core/public.rs).
+// src/Api/AdminConsole/Public/Models/Request/OrganizationImportRequestModel.cs)
+// but accepts null for them, so a deleted member without an email (an AD
+// tombstone) is sent with email null (MarshalJSON) and removed by
+// externalId. Vaultwarden matches members by email and refuses a null
+// (src/api/core/public.rs), so VaultwardenBatches leaves such members out.
 type ImportMember struct {
 	Email      string `json:"email"`
 	ExternalID string `json:"externalId"`

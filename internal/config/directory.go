@@ -105,8 +105,8 @@ func (d *Directory) own() directory.Settings {
 	return d.sections[cur.Kind()]
 }
 
-// sectionNames lists the sections d holds, registered types first (by
-// Order), then the kept unknown ones.
+// sectionNames lists the registered types' names, by Order: the
+// sections d can hold.
 func (d Directory) sectionNames() []string {
 	var out []string
 	for _, k := range directory.Kinds() {

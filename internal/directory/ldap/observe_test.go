@@ -36,3 +36,22 @@ func TestObserverSeesEverySearch(t *testing.T) {
 		t.Errorf("searches by part %v, want ≥ 4 user pages and ≥ 1 group page", buckets)
 	}
 }
+
+// TestObserverNoSearchAfterRefusedBind: a read whose bind is refused made
+// no search, and the observer is told of none.
+func TestObserverNoSearchAfterRefusedBind(t *testing.T) {
+	s := sharedSlapd(t)
+	cfg := s.config()
+	cfg.Password = "wrong"
+	var events []directory.RequestEvent
+	src, err := (&Settings{Config: cfg}).Open(directory.Env{Observer: func(ev directory.RequestEvent) { events = append(events, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Read(context.Background(), directory.ReadOptions{Users: true, Groups: true}); err == nil {
+		t.Fatal("a read with a wrong password succeeded")
+	}
+	if len(events) != 0 {
+		t.Errorf("%d search events after a refused bind: %+v", len(events), events)
+	}
+}
