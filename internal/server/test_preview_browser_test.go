@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,13 +59,27 @@ func TestBrowserTestPreview(t *testing.T) {
 	}
 }
 
-// TestBrowserTestRunLive runs a test against a slow fake Okta (150 ms per
-// request): the page answers at once with the running test, its progress
-// moves over the event stream, and the result replaces it in place — no
+// TestBrowserTestRunLive runs a test against a fake Okta whose group reads
+// wait at a gate: the page answers at once with the running test, its
+// progress moves over the event stream (the users phase, then, once the
+// gate opens, the groups), and the result replaces it in place — no
 // reload, no CSP error.
 func TestBrowserTestRunLive(t *testing.T) {
 	p := newPreviewEnv(t, oktatest.Generate(oktatest.Spec{Users: 1000, Groups: 8, MembersPerGroup: 40, Seed: 9}), nil)
-	slow := oktatest.New(oktatest.Options{Latency: 150 * time.Millisecond})
+	// The group reads wait at a gate until the page has shown the users
+	// phase, so the progress is seen to move whatever the machine's speed.
+	gate := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	slow := oktatest.New(oktatest.Options{Latency: 20 * time.Millisecond, Hold: func(r *http.Request, bucket string) {
+		if bucket == oktatest.BucketGroups {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+		}
+	}})
 	t.Cleanup(slow.Close)
 	slow.SetOrg(p.org)
 	st := demo.Settings(slow, p.bw)
@@ -90,6 +106,8 @@ func TestBrowserTestRunLive(t *testing.T) {
 		note();
 		new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true});
 	})()`))
+	b.WaitJS("the users phase shown", `window.dsSeen.size >= 1`, 30*time.Second)
+	release()
 	b.Do("the result", chromedp.WaitVisible(sel("verdict")))
 	seen, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`Array.from(window.dsSeen)`))
 	if err != nil {

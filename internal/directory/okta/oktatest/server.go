@@ -42,6 +42,11 @@ type Options struct {
 	Token string
 	// Latency delays every answer (honouring the request's context).
 	Latency time.Duration
+	// Hold, when set, is called before each request is answered and may
+	// block it (a test's gate: hold the group reads until the page has
+	// shown the users phase). It gets the request's bucket (BucketUsers,
+	// BucketGroups, BucketMembers, BucketToken).
+	Hold func(r *http.Request, bucket string)
 	// RateLimit is each bucket's budget per window; 0 means DefaultRateLimit.
 	RateLimit int
 	// Window is the rate-limit window (default 60s). Windows are aligned to
@@ -339,6 +344,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	if s.opts.Hold != nil {
+		s.opts.Hold(r, bucket)
+	}
 	if s.opts.Latency > 0 {
 		t := time.NewTimer(s.opts.Latency)
 		select {
