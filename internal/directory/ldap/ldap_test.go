@@ -334,14 +334,17 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// hungServer accepts connections and never answers.
-func hungServer(t *testing.T) int {
+// hungServer accepts connections and never answers; asked is closed once
+// the first request's bytes (the bind) have arrived.
+func hungServer(t *testing.T) (port int, asked <-chan struct{}) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var conns []net.Conn
 	var mu sync.Mutex
+	first := make(chan struct{})
+	var once sync.Once
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -351,6 +354,12 @@ func hungServer(t *testing.T) int {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			go func() {
+				buf := make([]byte, 1)
+				if n, _ := c.Read(buf); n > 0 {
+					once.Do(func() { close(first) })
+				}
+			}()
 		}
 	}()
 	t.Cleanup(func() {
@@ -361,7 +370,7 @@ func hungServer(t *testing.T) int {
 		}
 		mu.Unlock()
 	})
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, first
 }
 
 // bindOnlyServer answers every bind with success and nothing else.
@@ -405,7 +414,7 @@ func bindOnlyServer(t *testing.T) int {
 }
 
 func TestCancelAndTimeLimit(t *testing.T) {
-	port := hungServer(t)
+	port, asked := hungServer(t)
 	cfg := Config{Hostname: "127.0.0.1", Port: port, Username: "cn=x", Password: "y", RootPath: testSuffix}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -415,7 +424,13 @@ func TestCancelAndTimeLimit(t *testing.T) {
 		_, err := src.Read(ctx, directory.ReadOptions{Users: true})
 		done <- err
 	}()
-	time.AfterFunc(100*time.Millisecond, cancel)
+	// Cancelled while the server holds the bind, not before the dial.
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read never sent its bind")
+	}
+	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
