@@ -13,7 +13,6 @@ import (
 	"github.com/dirsync/dirsync/internal/bitwarden/bwtest"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
-	_ "github.com/dirsync/dirsync/internal/directory/all"
 	"github.com/dirsync/dirsync/internal/store"
 	dsync "github.com/dirsync/dirsync/internal/sync"
 	"github.com/dirsync/dirsync/web"
