@@ -71,7 +71,7 @@ func TestInterruptedDuringPushSaysSo(t *testing.T) {
 		if err := a.CreateRun(ctx, &r); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.SetPushPending(ctx, DefaultProfile, pending); err != nil {
+		if err := a.SetPushPending(ctx, DefaultProfile, r.ID, pending); err != nil {
 			t.Fatal(err)
 		}
 		// Process A dies holding it (its refresher is stopped at the end).
@@ -95,5 +95,49 @@ func TestInterruptedDuringPushSaysSo(t *testing.T) {
 		if err := lb.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestInterruptedAfterAnEarlierFailedPush: a push that failed leaves the
+// push pending (the next push is a full one), but a later run killed
+// while reading sent nothing, and is not said to have died while sending.
+func TestInterruptedAfterAnEarlierFailedPush(t *testing.T) {
+	a, b, clock := twoProcesses(t)
+	ctx := context.Background()
+	failed := Run{ProfileID: DefaultProfile, Trigger: "manual"}
+	if err := a.CreateRun(ctx, &failed); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetPushPending(ctx, DefaultProfile, failed.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	failed.Status, failed.Error = StatusFailed, "bitwarden: 500"
+	if err := a.FinishRun(ctx, &failed); err != nil {
+		t.Fatal(err)
+	}
+	la, err := a.AcquireRunLock(ctx, DefaultProfile, "proc-a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = la.Release(context.Background()) })
+	r := Run{ProfileID: DefaultProfile, Trigger: "manual"}
+	if err := a.CreateRun(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(2 * time.Minute) // process A dies while reading
+	lb, err := b.AcquireRunLock(ctx, DefaultProfile, "proc-b", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Release(ctx)
+	if n, err := b.MarkInterruptedRuns(ctx, DefaultProfile, nil); err != nil || n != 1 {
+		t.Fatalf("marked %d, %v", n, err)
+	}
+	if got, _ := b.GetRun(ctx, r.ID); got.Error != InterruptedError {
+		t.Errorf("error %q, want %q", got.Error, InterruptedError)
+	}
+	st, err := b.GetDeltaState(ctx, DefaultProfile)
+	if err != nil || !st.PushPending {
+		t.Errorf("the failed push's pending flag: %+v %v, want still set", st, err)
 	}
 }

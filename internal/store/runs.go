@@ -411,15 +411,19 @@ func (s *Store) MarkInterruptedRuns(ctx context.Context, profileID int64, holder
 	now := fmtTime(s.now())
 	err = s.write(ctx, "mark interrupted runs", func(tx *sqlx.Tx) error {
 		marked = 0
-		// A pending push means the dead run had started sending (the
-		// engine sets it before the first batch and clears it after the
-		// hash is saved).
-		msg := InterruptedError
-		var pending bool
-		if err := tx.GetContext(ctx, &pending, `SELECT push_pending FROM delta_state WHERE profile_id = ?`, profileID); err == nil && pending {
-			msg = InterruptedDuringPushError
+		// A push pending for the dead run itself means it had started
+		// sending (the engine records it before the first batch and clears
+		// it after the hash is saved). A push left pending by an earlier
+		// failed run says nothing about this one.
+		var pushRun sql.NullInt64
+		if err := tx.GetContext(ctx, &pushRun, `SELECT push_run_id FROM delta_state WHERE profile_id = ? AND push_pending`, profileID); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: read the pending push of profile %d: %w", profileID, err)
 		}
 		for _, id := range dead {
+			msg := InterruptedError
+			if pushRun.Valid && pushRun.Int64 == id {
+				msg = InterruptedDuringPushError
+			}
 			res, err := tx.ExecContext(ctx,
 				`UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?`,
 				StatusInterrupted, now, msg, id, StatusRunning)

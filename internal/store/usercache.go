@@ -139,16 +139,22 @@ func (s *Store) InvalidateUserCache(ctx context.Context, profileID int64) error 
 	})
 }
 
-// SetPushPending records that a push is starting (true) or that its hash
-// was saved (false).
-func (s *Store) SetPushPending(ctx context.Context, profileID int64, pending bool) error {
+// SetPushPending records that run runID's push is starting (true) or that
+// a push's hash was saved (false; runID is then ignored). The pending flag
+// outlives a failed push (the next push is a full one); the run id says
+// which run was sending, for MarkInterruptedRuns.
+func (s *Store) SetPushPending(ctx context.Context, profileID, runID int64, pending bool) error {
+	var run sql.NullInt64
+	if pending && runID > 0 {
+		run = sql.NullInt64{Int64: runID, Valid: true}
+	}
 	return s.write(ctx, "mark push", func(tx *sqlx.Tx) error {
 		if err := s.ensureProfile(ctx, tx, profileID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO delta_state (profile_id, push_pending) VALUES (?, ?)
-			ON CONFLICT (profile_id) DO UPDATE SET push_pending = excluded.push_pending`, profileID, pending); err != nil {
+			INSERT INTO delta_state (profile_id, push_pending, push_run_id) VALUES (?, ?, ?)
+			ON CONFLICT (profile_id) DO UPDATE SET push_pending = excluded.push_pending, push_run_id = excluded.push_run_id`, profileID, pending, run); err != nil {
 			return fmt.Errorf("store: mark push of profile %d: %w", profileID, err)
 		}
 		return nil

@@ -488,7 +488,7 @@ func TestDeltaFallsBackToFull(t *testing.T) {
 	expect("after the full push", false, false, Options{})
 
 	// An interrupted push (the process died between start and end).
-	if err := sd.store.SetPushPending(context.Background(), store.DefaultProfile, true); err != nil {
+	if err := sd.store.SetPushPending(context.Background(), store.DefaultProfile, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	expect("after an interrupted push", false, true, Options{})

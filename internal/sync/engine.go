@@ -67,7 +67,7 @@ type Store interface {
 	LoadUserCache(ctx context.Context, profileID int64) ([]store.CachedUser, error)
 	UpdateUserCache(ctx context.Context, profileID int64, u store.UserCacheUpdate) error
 	InvalidateUserCache(ctx context.Context, profileID int64) error
-	SetPushPending(ctx context.Context, profileID int64, pending bool) error
+	SetPushPending(ctx context.Context, profileID, runID int64, pending bool) error
 	LastBody(ctx context.Context, profileID int64) ([]byte, error)
 	CreateRun(ctx context.Context, r *store.Run) error
 	FinishRun(ctx context.Context, r *store.Run) error
@@ -630,7 +630,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	// so the next push is a full one.
 	pushStart := e.Now()
 	pushing = true
-	if err := e.store.SetPushPending(ctx, profileID, true); err != nil {
+	if err := e.store.SetPushPending(ctx, profileID, res.Run.ID, true); err != nil {
 		return finish(StatusFailed, fmt.Errorf("sync: record the push start (nothing was sent): %w", err))
 	}
 	if err := e.push(ctx, pusher, batches, emit); err != nil {
@@ -665,7 +665,7 @@ func (e *Engine) run(ctx context.Context, profileID int64, opts Options, ap *app
 	}); err != nil {
 		return finish(StatusFailed, fmt.Errorf("sync: the import was sent but its hash could not be saved (the next run will send it again): %w", err))
 	}
-	if err := e.store.SetPushPending(context.WithoutCancel(ctx), profileID, false); err != nil {
+	if err := e.store.SetPushPending(context.WithoutCancel(ctx), profileID, res.Run.ID, false); err != nil {
 		log.Warn("could not record the push as complete; the next push will be a full one", "error", err)
 	}
 	return finish(StatusSuccess, nil)
