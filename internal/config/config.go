@@ -251,16 +251,14 @@ func (s *Settings) Normalize() {
 // requireSecrets is false when secrets are kept from the stored profile.
 func (s Settings) Validate(requireSecrets bool) error {
 	fe := FieldErrors{}
-	var filters directory.FilterSyntax
 	if cur := s.Directory.Current(); cur == nil {
 		fe[FieldDirectoryType] = unsupportedType(s.Directory.Type)
-		filters = directory.FilterSyntax{Parse: func(expr string, _ bool) (directory.Filter, error) { return directory.ParseFilter(expr) }}
 	} else {
 		for k, v := range cur.Validate(requireSecrets) {
 			fe[k] = v
 		}
-		filters = cur.Filters()
 	}
+	filters := s.Directory.Filters()
 	if m := s.Guard.MaxRemovals; m < 0 {
 		fe[FieldMaxRemovals] = fmt.Sprintf("must be 0 (off) or a positive number of members (got %d)", m)
 	}

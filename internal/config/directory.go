@@ -225,3 +225,15 @@ func (d Directory) String() string {
 
 // GoString is String, for %#v.
 func (d Directory) GoString() string { return d.String() }
+
+// Filters is the chosen type's filter grammar, or BDC's include/exclude
+// grammar when the type is unknown or declares no parser (Validate refuses
+// an unknown type; the fallback keeps the filters checkable meanwhile).
+func (d Directory) Filters() directory.FilterSyntax {
+	if cur := d.Current(); cur != nil {
+		if f := cur.Filters(); f.Parse != nil {
+			return f
+		}
+	}
+	return directory.FilterSyntax{Parse: directory.ParseBDCFilter}
+}

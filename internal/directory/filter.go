@@ -65,6 +65,11 @@ var ErrFilter = errors.New("invalid filter")
 // Is lets errors.Is(err, ErrFilter) match.
 func (e *FilterError) Is(target error) bool { return target == ErrFilter }
 
+// ParseBDCFilter is ParseFilter in FilterSyntax.Parse's shape (the same
+// grammar for users and groups): the Parse of every type that takes BDC's
+// include/exclude filters, and the fallback of settings naming no type.
+func ParseBDCFilter(expr string, _ bool) (Filter, error) { return ParseFilter(expr) }
+
 // ParseFilter parses the BDC filter grammar. Unlike BDC, which silently
 // ignores what it cannot parse (and so syncs everyone), it rejects every
 // malformed filter with the reason.

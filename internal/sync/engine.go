@@ -752,7 +752,7 @@ func (e *Engine) read(ctx context.Context, profileID int64, s config.Settings, s
 			emit(Event{Phase: "read:" + p.Phase, Message: p.Message, Done: p.Done, Total: p.Total})
 		},
 	}
-	filters := filterSyntax(s)
+	filters := s.Directory.Filters()
 	ro.UserFilter, _ = filters.Parse(s.Sync.UserFilter, true)
 	ro.GroupFilter, _ = filters.Parse(s.Sync.GroupFilter, false)
 	var every time.Duration

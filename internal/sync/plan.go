@@ -54,18 +54,6 @@ type PlanCounts struct {
 	Dropped     int // users left out for a missing or too long email
 }
 
-// filterSyntax is the chosen directory type's filter grammar; BDC's
-// include/exclude grammar when the type is unknown (Validate refuses
-// such settings before a run gets here).
-func filterSyntax(s config.Settings) directory.FilterSyntax {
-	if cur := s.Directory.Current(); cur != nil {
-		if f := cur.Filters(); f.Parse != nil {
-			return f
-		}
-	}
-	return directory.FilterSyntax{Parse: func(expr string, _ bool) (directory.Filter, error) { return directory.ParseFilter(expr) }}
-}
-
 // PlanError is a refusal to build an import: nothing may be sent.
 type PlanError struct{ Msg string }
 
@@ -75,7 +63,7 @@ func (e *PlanError) Error() string { return e.Msg }
 // It never talks to the network; it is deterministic for a given snapshot,
 // whatever order the directory returned things in.
 func BuildPlan(snap *directory.Snapshot, s config.Settings) (*Plan, error) {
-	filters := filterSyntax(s)
+	filters := s.Directory.Filters()
 	userFilter, err := filters.Parse(s.Sync.UserFilter, true)
 	if err != nil {
 		return nil, err

@@ -123,7 +123,7 @@ func (s *Settings) FullReadEvery() time.Duration { return 0 }
 // Filters implements directory.Settings: BDC's include/exclude grammar.
 func (s *Settings) Filters() directory.FilterSyntax {
 	return directory.FilterSyntax{UserHelp: "include:… or exclude:… emails", GroupHelp: "include:… or exclude:… names",
-		Parse: func(expr string, _ bool) (directory.Filter, error) { return directory.ParseFilter(expr) }}
+		Parse: directory.ParseBDCFilter}
 }
 
 // ErrWrongPassword is what the fake source answers to a wrong password.

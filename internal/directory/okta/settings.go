@@ -258,7 +258,7 @@ func (o *Settings) Filters() directory.FilterSyntax {
 	return directory.FilterSyntax{
 		UserHelp:  "Which users to sync: include:a@x.com,b@x.com or exclude:…, and/or a native Okta filter after a bar, such as | status eq \"ACTIVE\". Empty syncs everyone.",
 		GroupHelp: "Which groups to sync by name: include:Engineering or exclude:…, and/or a native Okta filter after a bar. An include or exclude list also limits users to members of the kept groups.",
-		Parse:     func(expr string, _ bool) (directory.Filter, error) { return directory.ParseFilter(expr) },
+		Parse:     directory.ParseBDCFilter,
 	}
 }
 
