@@ -59,7 +59,7 @@ func (s *Server) accountSignOutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.addAudit(r, rs.user, "admin.sessions_ended", fmt.Sprintf("signed out %d other session(s)", n))
-	s.flash(r, web.FlashSuccess, plural(n, "other session was", "other sessions were")+" signed out.")
+	s.flash(r, web.FlashSuccess, web.Plural(n, "other session was", "other sessions were")+" signed out.")
 	s.redirect(w, r, "/account")
 }
 
@@ -201,13 +201,6 @@ func (s *Server) accountRemoveAdmin(w http.ResponseWriter, r *http.Request) {
 	s.addAudit(r, rs.user, "admin.removed", username)
 	s.flash(r, web.FlashSuccess, fmt.Sprintf("Admin %s removed; their sessions ended.", username))
 	s.redirect(w, r, "/account")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return itoa(n) + " " + many
 }
 
 // browserName is a short "Firefox on Linux" from a User-Agent, for

@@ -409,13 +409,13 @@ func orgChangeSentence(n dsync.OrgDiffCounts, past bool) string {
 		parts = append(parts, verb("link ", "linked ")+itoa(n.Links)+" existing "+pluralWord(n.Links, "member", "members")+" by email")
 	}
 	if n.GroupsCreated > 0 {
-		parts = append(parts, verb("create ", "created ")+plural(n.GroupsCreated, "group", "groups"))
+		parts = append(parts, verb("create ", "created ")+web.Plural(n.GroupsCreated, "group", "groups"))
 	}
 	if n.GroupsRenamed > 0 {
-		parts = append(parts, verb("rename ", "renamed ")+plural(n.GroupsRenamed, "group", "groups"))
+		parts = append(parts, verb("rename ", "renamed ")+web.Plural(n.GroupsRenamed, "group", "groups"))
 	}
 	if n.GroupsChanged > 0 {
-		parts = append(parts, verb("change the members of ", "changed the members of ")+plural(n.GroupsChanged, "group", "groups"))
+		parts = append(parts, verb("change the members of ", "changed the members of ")+web.Plural(n.GroupsChanged, "group", "groups"))
 	}
 	switch len(parts) {
 	case 0:
